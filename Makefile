@@ -1,0 +1,43 @@
+# nsagent — see README.md. Every target runs on a fresh Debian 12 machine as
+# root; `make deps` installs the system packages the others need.
+GO      ?= go
+BIN     := bin/nsagent
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+
+.PHONY: build deps run test test-unit bench lint fixtures clean
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/nsagent
+
+deps:
+	scripts/deps.sh
+
+# The main job: install, build, and show the host's inventory.
+run: deps build
+	$(BIN) lsns
+	$(BIN) tree
+	$(BIN) cgroups
+
+# Every test, privileged and real-server ones included (CI runs this).
+test: deps build
+	scripts/test.sh
+
+# Unit tests only: fixture trees and parsers, no root, no servers.
+test-unit:
+	$(GO) test -count=1 -short ./...
+
+# Benchmarks against the reference tools, measured in the same run.
+bench: deps build
+	scripts/bench.sh
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+# Regenerate golden files from the fixture trees (review the diff).
+fixtures:
+	$(GO) test ./... -run 'Golden' -update
+
+clean:
+	rm -rf bin

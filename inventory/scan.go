@@ -1,0 +1,131 @@
+package inventory
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Fields selects the optional parts of a scan. Stat, command line and
+// namespaces are always read; the rest costs extra files per process.
+type Fields uint
+
+// The optional parts of a scan.
+const (
+	// FieldSecurity reads /proc/<pid>/status for seccomp, no_new_privs
+	// and capabilities.
+	FieldSecurity Fields = 1 << iota
+	// FieldCgroupRefs reads /proc/<pid>/cgroup.
+	FieldCgroupRefs
+	// FieldFDs looks through /proc/<pid>/fd for namespace descriptors.
+	FieldFDs
+	// FieldCgroupTree walks cgroupfs for limits and usage.
+	FieldCgroupTree
+	// FieldNSRelations asks the kernel for each namespace's owner and
+	// parent, and for net namespaces' NETNSID.
+	FieldNSRelations
+	// FieldMounts reads each mount namespace's mountinfo for nsfs mounts.
+	FieldMounts
+
+	// AllFields is everything.
+	AllFields = FieldSecurity | FieldCgroupRefs | FieldFDs | FieldCgroupTree | FieldNSRelations | FieldMounts
+)
+
+// Paths are the roots a Scanner reads. The defaults are the live host's; in
+// a container that mounts the host at /host they are /host/proc and so on.
+type Paths struct {
+	Procfs   string // default /proc
+	Sysfs    string // default /sys
+	Cgroupfs string // default /sys/fs/cgroup
+	Rootfs   string // the host's /, for /etc/passwd; default /
+}
+
+// DefaultPaths are the live host's roots.
+var DefaultPaths = Paths{Procfs: "/proc", Sysfs: "/sys", Cgroupfs: "/sys/fs/cgroup", Rootfs: "/"}
+
+// ErrNotProcfs is returned when the procfs root does not look like procfs.
+var ErrNotProcfs = errors.New("not a procfs mount")
+
+// withDefaults fills empty paths from DefaultPaths.
+func (p Paths) withDefaults() Paths {
+	if p.Procfs == "" {
+		p.Procfs = DefaultPaths.Procfs
+	}
+	if p.Sysfs == "" {
+		p.Sysfs = DefaultPaths.Sysfs
+	}
+	if p.Cgroupfs == "" {
+		p.Cgroupfs = DefaultPaths.Cgroupfs
+	}
+	if p.Rootfs == "" {
+		p.Rootfs = DefaultPaths.Rootfs
+	}
+	return p
+}
+
+// Validate checks that the procfs root exists and looks like procfs (it has
+// a self/stat or at least one numeric directory with a stat file), so a
+// wrong --path.procfs fails with one clear error instead of an empty scan.
+func (p Paths) Validate() error {
+	p = p.withDefaults()
+	fi, err := os.Stat(p.Procfs)
+	if err != nil {
+		return fmt.Errorf("procfs root %s: %w", p.Procfs, err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("procfs root %s: not a directory", p.Procfs)
+	}
+	ents, err := os.ReadDir(p.Procfs)
+	if err != nil {
+		return fmt.Errorf("procfs root %s: %w", p.Procfs, err)
+	}
+	for _, e := range ents {
+		if isPID(e.Name()) {
+			if _, err := os.Stat(filepath.Join(p.Procfs, e.Name(), "stat")); err == nil {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("procfs root %s: %w (no <pid>/stat inside)", p.Procfs, ErrNotProcfs)
+}
+
+// isPID reports whether a /proc entry name is a process directory.
+func isPID(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if name[i] < '0' || name[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// Options configures a Scanner.
+type Options struct {
+	Paths Paths
+	// Fields selects the optional parts; zero means AllFields.
+	Fields Fields
+	// Workers is the number of goroutines reading processes; zero picks
+	// one per CPU, at least two.
+	Workers int
+}
+
+// isNSTypeName reports whether s names a namespace type.
+func isNSTypeName(s string) bool {
+	_, ok := ParseNSType(s)
+	return ok
+}
+
+// nsLinkType returns the namespace type of an fd link target such as
+// "net:[4026531840]", or "" if the target is not a namespace.
+func nsLinkType(target string) NSType {
+	typ, rest, ok := strings.Cut(target, ":[")
+	if !ok || !strings.HasSuffix(rest, "]") || !isNSTypeName(typ) {
+		return ""
+	}
+	return NSType(typ)
+}
