@@ -27,6 +27,7 @@ const v1MemoryUnlimited = 0x7FFFFFFFFFFFF000
 type hierarchy struct {
 	dir         string   // absolute directory
 	v2          bool     // cgroup2
+	unifiedOnly bool     // the host is cgroup v2 only (not hybrid)
 	controllers []string // v1: bound controllers; v2: nil (per-group cgroup.controllers)
 }
 
@@ -54,7 +55,7 @@ func DetectCgroupMode(root string) (CgroupMode, error) {
 // cpu,cpuacct on systemd hosts) are skipped so no hierarchy is read twice.
 func hierarchies(root string, mode CgroupMode) ([]hierarchy, error) {
 	if mode == CgroupUnified {
-		return []hierarchy{{dir: root, v2: true}}, nil
+		return []hierarchy{{dir: root, v2: true, unifiedOnly: true}}, nil
 	}
 	ents, err := os.ReadDir(root)
 	if err != nil {
@@ -159,7 +160,7 @@ func readGroup(g *Cgroup, dir string, h hierarchy, primary bool) {
 		}
 	}
 	if h.v2 {
-		readV2(&r, g)
+		readV2(&r, g, h.unifiedOnly)
 		return
 	}
 	for _, c := range h.controllers {
@@ -289,8 +290,10 @@ func readPids(r *groupReader, g *Cgroup) {
 }
 
 // readV2 reads a cgroup v2 directory: the controllers enabled for it, and
-// the files of each.
-func readV2(r *groupReader, g *Cgroup) {
+// the files of each. On a hybrid host the v1 hierarchies own cpu, memory and
+// pids; the unified tree adds only what it carries itself (PSI, and
+// whatever controllers were moved to it).
+func readV2(r *groupReader, g *Cgroup, unifiedOnly bool) {
 	b, err := r.read("cgroup.controllers")
 	if err != nil {
 		return
@@ -320,7 +323,9 @@ func readV2(r *groupReader, g *Cgroup) {
 	}
 	// cpu.stat exists in every v2 group; its throttling lines only with
 	// the cpu controller.
-	if kv, ok := r.keyed("cpu.stat"); ok {
+	if !unifiedOnly && !containsString(ctrls, "cpu") {
+		// hybrid: v1 cpu and cpuacct have the same figures
+	} else if kv, ok := r.keyed("cpu.stat"); ok {
 		c := cpu(g)
 		c.UsageNanos = kv["usage_usec"] * 1000
 		c.NrPeriods, c.NrThrottled = kv["nr_periods"], kv["nr_throttled"]

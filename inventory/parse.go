@@ -69,9 +69,16 @@ func parseStat(b []byte) (procStat, error) {
 	return st, nil
 }
 
-// parseStatus reads the security fields of /proc/<pid>/status.
-func parseStatus(b []byte) (Security, error) {
-	var s Security
+// procStatus is the part of /proc/<pid>/status nsagent uses.
+type procStatus struct {
+	Security
+	EUID int // -1 if there was no Uid line
+}
+
+// parseStatus reads the effective uid and the security fields of
+// /proc/<pid>/status.
+func parseStatus(b []byte) (procStatus, error) {
+	s := procStatus{EUID: -1}
 	var err error
 	for len(b) > 0 {
 		var line []byte
@@ -86,6 +93,12 @@ func parseStatus(b []byte) (Security, error) {
 		}
 		v = bytes.TrimSpace(v)
 		switch string(k) {
+		case "Uid": // real, effective, saved, filesystem
+			f := bytes.Fields(v)
+			if len(f) < 2 {
+				return s, fmt.Errorf("status Uid %q: want 4 fields", v)
+			}
+			s.EUID, err = atoi(f[1])
 		case "CapEff":
 			s.CapEff, err = strconv.ParseUint(string(v), 16, 64)
 		case "NoNewPrivs":
@@ -141,7 +154,7 @@ func parseCgroupFile(b []byte) ([]CgroupRef, error) {
 // parseNSLink parses a namespace link target such as "net:[4026531840]".
 func parseNSLink(s string) (NSType, uint64, error) {
 	typ, rest, ok := strings.Cut(s, ":[")
-	if !ok || !strings.HasSuffix(rest, "]") {
+	if !ok || typ == "" || !strings.HasSuffix(rest, "]") {
 		return "", 0, fmt.Errorf("namespace link %q: want TYPE:[INODE]", s)
 	}
 	ino, err := strconv.ParseUint(rest[:len(rest)-1], 10, 64)

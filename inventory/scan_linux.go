@@ -229,6 +229,8 @@ func (r *procReader) read(pid int) (*Process, error) {
 	p := &Process{
 		PID: pid, PPID: ps.PPID, Comm: ps.Comm, State: ps.State,
 		Threads: ps.Threads, StartTicks: ps.StartTicks, Kernel: ps.Kernel,
+		// lsns and ps take the owner of /proc/<pid>: the effective uid,
+		// except for non-dumpable processes (see status below).
 		UID: int(st.Uid),
 	}
 	if b, err = r.readFile(dir, "cmdline"); err == nil {
@@ -236,7 +238,14 @@ func (r *procReader) read(pid int) (*Process, error) {
 	}
 	if r.fields&FieldSecurity != 0 {
 		if b, err = r.readFile(dir, "status"); err == nil {
-			p.Security, _ = parseStatus(b)
+			if st, err := parseStatus(b); err == nil {
+				p.Security = st.Security
+				if st.EUID >= 0 {
+					// The owner of /proc/<pid> is root for a non-dumpable
+					// process; status has the real effective uid.
+					p.UID = st.EUID
+				}
+			}
 		}
 	}
 	if r.fields&FieldCgroupRefs != 0 {

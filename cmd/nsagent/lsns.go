@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"strconv"
 
 	"github.com/nsagent/nsagent/inventory"
@@ -129,8 +128,8 @@ func runLsns(args []string) error {
 		if err != nil {
 			return err
 		}
-		_, err = os.Stdout.Write(b)
+		_, err = stdout.Write(b)
 		return err
 	}
-	return lsns.WriteTable(os.Stdout, rows, cols, lsns.TableOptions{NoHeadings: *noHead, Raw: *raw, Tree: tr})
+	return lsns.WriteTable(stdout, rows, cols, lsns.TableOptions{NoHeadings: *noHead, Raw: *raw, Tree: tr})
 }

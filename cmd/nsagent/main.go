@@ -54,6 +54,9 @@ type exitError struct {
 
 func (e exitError) Error() string { return e.msg }
 
+// stdout is where commands write their output; tests capture it.
+var stdout io.Writer = os.Stdout
+
 func main() {
 	os.Exit(run(os.Args[1:], os.Stderr))
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 
@@ -31,7 +30,7 @@ func runTree(args []string) error {
 		return err
 	}
 	roots := snap.Tree()
-	w := bufio.NewWriter(os.Stdout)
+	w := bufio.NewWriter(stdout)
 	defer w.Flush()
 	if *output == "json" {
 		enc := json.NewEncoder(w)
