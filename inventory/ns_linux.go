@@ -13,7 +13,38 @@ import (
 const (
 	nsGetUserns = 0xb701 // _IO(0xb7, 0x1): fd of the owning user namespace
 	nsGetParent = 0xb702 // _IO(0xb7, 0x2): fd of the parent pid/user namespace
+	nsGetNSType = 0xb703 // _IO(0xb7, 0x3): the namespace's CLONE_NEW* flag
 )
+
+// cloneFlagTypes maps NS_GET_NSTYPE's answer to a namespace type.
+var cloneFlagTypes = map[int]NSType{
+	unix.CLONE_NEWNS: NSMnt, unix.CLONE_NEWNET: NSNet, unix.CLONE_NEWPID: NSPID,
+	unix.CLONE_NEWUTS: NSUTS, unix.CLONE_NEWIPC: NSIPC, unix.CLONE_NEWUSER: NSUser,
+	unix.CLONE_NEWCGROUP: NSCgroup, unix.CLONE_NEWTIME: NSTime,
+}
+
+// nsOfFD opens descriptor name of an fd directory and asks the kernel
+// whether it is a namespace (NS_GET_NSTYPE fails with ENOTTY otherwise).
+func nsOfFD(fdDir int, name string) (NSKey, bool) {
+	fd, err := unix.Openat(fdDir, name, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
+	if err != nil {
+		return NSKey{}, false
+	}
+	defer unix.Close(fd)
+	flag, err := unix.IoctlRetInt(fd, nsGetNSType)
+	if err != nil {
+		return NSKey{}, false
+	}
+	t, ok := cloneFlagTypes[flag]
+	if !ok {
+		return NSKey{}, false
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return NSKey{}, false
+	}
+	return NSKey{t, st.Ino}, true
+}
 
 // addFDHolders records the namespace descriptors each process holds open,
 // adding namespaces that no process is a member of.

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -143,7 +144,7 @@ func (s *Scanner) readProcesses(ctx context.Context, pids []int) ([]*Process, St
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
-			r := procReader{root: root, fields: s.fields, buf: make([]byte, 4096)}
+			r := procReader{root: root, fields: s.fields, buf: make([]byte, 4096), dents: make([]byte, 8192)}
 			for {
 				if ctx.Err() != nil {
 					return
@@ -203,6 +204,8 @@ type procReader struct {
 	root   int
 	fields Fields
 	buf    []byte
+	dents  []byte   // getdents buffer
+	names  []string // fd names, reused
 }
 
 // read reads /proc/<pid>. A process whose namespaces are unreadable comes
@@ -294,12 +297,22 @@ func (r *procReader) readNSFDs(dir int) []nsFD {
 	if err != nil {
 		return nil
 	}
-	f := os.NewFile(uintptr(fd), "fd")
-	defer f.Close()
-	names, err := f.Readdirnames(-1)
-	if err != nil {
-		return nil
+	defer unix.Close(fd)
+	// getdents straight into a buffer: os.File would register the
+	// descriptor with the poller and probe its kind, two more syscalls
+	// per process for nothing.
+	names := r.names[:0]
+	for {
+		n, err := unix.Getdents(fd, r.dents)
+		if err != nil || n <= 0 {
+			break
+		}
+		_, _, names = unix.ParseDirent(r.dents[:n], -1, names)
+		if n < len(r.dents)-512 {
+			break // a short batch is the last one: saves the call that returns 0
+		}
 	}
+	r.names = names
 	var out []nsFD
 	for _, name := range names {
 		n, err := unix.Readlinkat(fd, name, r.buf)
@@ -307,15 +320,24 @@ func (r *procReader) readNSFDs(dir int) []nsFD {
 			continue
 		}
 		target := string(r.buf[:n])
+		num, _ := strconv.Atoi(name)
 		t := nsLinkType(target)
 		if t == "" {
+			// A descriptor opened through an nsfs bind mount reads as the
+			// mount's path, and as "/" once the mount is gone (ip netns
+			// delete): then only the descriptor keeps the namespace alive.
+			// Ask the kernel about those few.
+			if target == "/" || strings.Contains(target, "netns/") {
+				if k, ok := nsOfFD(fd, name); ok {
+					out = append(out, nsFD{fd: num, key: k})
+				}
+			}
 			continue
 		}
 		_, ino, err := parseNSLink(target)
 		if err != nil {
 			continue
 		}
-		num, _ := strconv.Atoi(name)
 		out = append(out, nsFD{fd: num, key: NSKey{t, ino}})
 	}
 	return out
@@ -345,6 +367,11 @@ func (r *procReader) readFile(dir int, name string) ([]byte, error) {
 			return r.buf[:n], nil
 		}
 		n += m
+		if n < len(r.buf) {
+			// procfs fills the buffer as far as the file goes: a short
+			// read is the end, and saves the read that returns 0.
+			return r.buf[:n], nil
+		}
 	}
 }
 
