@@ -45,10 +45,10 @@ func classify(p *inventory.Process) Role {
 // shimArgs are what a containerd shim's command line says about its
 // container.
 type shimArgs struct {
-	Namespace string // containerd namespace: moby, k8s.io
-	ID        string // v2: the container (or pod sandbox) id
-	Address   string // containerd's socket
-	Workdir   string // v1: the bundle's work directory
+	Namespace   string // containerd namespace: moby, k8s.io
+	ID          string // v2: the container (or pod sandbox) id
+	Address     string // containerd's socket
+	Workdir     string // v1: the bundle's work directory
 	RuntimeRoot string // v1: runc's state root
 }
 

@@ -141,11 +141,11 @@ func (s *ociSpec) limits() *Limits {
 
 // runcState is the part of runc's <root>/<id>/state.json used.
 type runcState struct {
-	ID               string            `json:"id"`
-	InitPID          int               `json:"init_process_pid"`
-	InitStart        json.Number       `json:"init_process_start"`
-	CgroupPaths      map[string]string `json:"cgroup_paths"`
-	Config           struct {
+	ID          string            `json:"id"`
+	InitPID     int               `json:"init_process_pid"`
+	InitStart   json.Number       `json:"init_process_start"`
+	CgroupPaths map[string]string `json:"cgroup_paths"`
+	Config      struct {
 		Labels  []string `json:"labels"`
 		Cgroups *struct {
 			Path      string `json:"path"`

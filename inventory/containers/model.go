@@ -84,8 +84,8 @@ type Pod struct {
 type Limits struct {
 	MemoryBytes *uint64 `json:"memory_bytes"`
 	// CPUQuotaMicros per CPUPeriodMicros is the CPU bandwidth limit.
-	CPUQuotaMicros  *int64 `json:"cpu_quota_us"`
-	CPUPeriodMicros uint64 `json:"cpu_period_us,omitempty"`
+	CPUQuotaMicros  *int64  `json:"cpu_quota_us"`
+	CPUPeriodMicros uint64  `json:"cpu_period_us,omitempty"`
 	Pids            *uint64 `json:"pids"`
 }
 
