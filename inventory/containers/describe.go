@@ -176,7 +176,7 @@ func (x *discovery) describe(b *builder, dockerRoot string) {
 			x.res.Roles[pid] = RoleInit
 		case p != nil && !b.procs[p.PPID]:
 			x.res.Roles[pid] = RoleEntrant
-			c.Entrants = append(c.Entrants, Entrant{PID: pid, Command: p.Command(), Via: "exec", Namespaces: sharedNS(init, p)})
+			c.Entrants = append(c.Entrants, Entrant{PID: pid, Command: p.Command(), Via: "exec", Namespaces: sharedNS(init, p, x.host)})
 		default:
 			if r := x.res.Role(pid); r == RoleHost || r == RoleNsagent {
 				x.res.Roles[pid] = RoleContainer
@@ -316,13 +316,13 @@ func fmtI64(v *int64) string {
 
 // sharedNS lists the namespaces p shares with the container's init that
 // the init does not share with the host.
-func sharedNS(init, p *inventory.Process) []inventory.NSType {
+func sharedNS(init, p *inventory.Process, host inventory.NSSet) []inventory.NSType {
 	out := []inventory.NSType{}
 	if init == nil || p == nil {
 		return out
 	}
 	for i, t := range inventory.NSTypes {
-		if init.NS[i] != 0 && p.NS[i] == init.NS[i] {
+		if init.NS[i] != 0 && init.NS[i] != host[i] && p.NS[i] == init.NS[i] {
 			out = append(out, t)
 		}
 	}
@@ -333,38 +333,39 @@ func sharedNS(init, p *inventory.Process) []inventory.NSType {
 // a container's own namespaces: nsenter sessions (and anything else that
 // setns()ed in). Runtime processes (runc joining to exec) are left out.
 func (x *discovery) findEntrants() {
-	owner := map[inventory.NSKey]*Container{}
+	owners := map[inventory.NSKey][]*Container{}
 	for _, c := range x.res.Containers {
 		init := x.snap.Process(c.PID)
 		if init == nil {
 			continue
 		}
 		for i, ino := range init.NS {
-			if ino == 0 || ino == x.host[i] {
-				continue
-			}
-			k := inventory.NSKey{Type: inventory.NSTypes[i], Inode: ino}
-			if _, taken := owner[k]; !taken {
-				owner[k] = c // pod containers share the sandbox's: the first found owns it
+			if ino != 0 && ino != x.host[i] {
+				k := inventory.NSKey{Type: inventory.NSTypes[i], Inode: ino}
+				owners[k] = append(owners[k], c)
 			}
 		}
 	}
-	if len(owner) == 0 {
+	if len(owners) == 0 {
 		return
 	}
 	for _, p := range x.snap.Processes {
 		if _, in := x.res.ContainerOf[p.PID]; in || x.res.Roles[p.PID] == RoleOCIRuntime {
 			continue
 		}
+		// The container it entered is the one it shares most namespaces
+		// with (a pod's containers all share the sandbox's net, ipc, uts).
 		var c *Container
 		var shared []inventory.NSType
 		for i, ino := range p.NS {
 			if ino == 0 || ino == x.host[i] {
 				continue
 			}
-			if o := owner[inventory.NSKey{Type: inventory.NSTypes[i], Inode: ino}]; o != nil && (c == nil || o == c) {
-				c = o
-				shared = append(shared, inventory.NSTypes[i])
+			for _, o := range owners[inventory.NSKey{Type: inventory.NSTypes[i], Inode: ino}] {
+				s := sharedNS(x.snap.Process(o.PID), p, x.host)
+				if c == nil || len(s) > len(shared) || (len(s) == len(shared) && o.ID < c.ID) {
+					c, shared = o, s
+				}
 			}
 		}
 		if c == nil {
