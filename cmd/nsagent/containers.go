@@ -27,11 +27,10 @@ func runContainers(args []string) error {
 	if err := outputFormat(*output, "table", "json"); err != nil {
 		return err
 	}
-	snap, res, err := scanContainers(*paths, copts)
+	_, res, err := scanContainers(*paths, copts, containerFields)
 	if err != nil {
 		return err
 	}
-	_ = snap
 	w := bufio.NewWriter(os.Stdout)
 	defer w.Flush()
 	if *output == "json" {
@@ -53,10 +52,15 @@ func containerFlags(fs interface {
 	return o
 }
 
-// scanContainers scans the host with what container discovery needs and
-// describes its containers.
-func scanContainers(paths inventory.Paths, copts *containers.Options) (*inventory.Snapshot, *containers.Result, error) {
-	snap, err := scan(paths, inventory.FieldSecurity|inventory.FieldCgroupRefs|inventory.FieldCgroupTree|inventory.FieldFDs|inventory.FieldMounts)
+// containerFields is what `nsagent containers` scans: cgroup refs to find
+// containers, the cgroup tree for their limits, security for their
+// posture, fds and mounts to find namespaces no process is in.
+const containerFields = inventory.FieldSecurity | inventory.FieldCgroupRefs | inventory.FieldCgroupTree | inventory.FieldFDs | inventory.FieldMounts
+
+// scanContainers scans the host with fields and describes its containers.
+// Without FieldCgroupTree the containers come without limits.
+func scanContainers(paths inventory.Paths, copts *containers.Options, fields inventory.Fields) (*inventory.Snapshot, *containers.Result, error) {
+	snap, err := scan(paths, fields)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -29,7 +29,7 @@ func runTree(args []string) error {
 	if err := outputFormat(*output, "table", "json"); err != nil {
 		return err
 	}
-	snap, res, err := scanContainers(*paths, copts)
+	snap, res, err := scanContainers(*paths, copts, inventory.FieldSecurity|inventory.FieldCgroupRefs)
 	if err != nil {
 		return err
 	}
