@@ -74,7 +74,7 @@ func scanContainers(paths inventory.Paths, copts *containers.Options, fields inv
 }
 
 func writeContainersTable(w *bufio.Writer, res *containers.Result) {
-	fmt.Fprintf(w, "%-12s %-20s %-10s %7s %5s %9s %7s %6s %-8s %s\n",
+	fmt.Fprintf(w, "%-12s %-28s %-10s %7s %5s %9s %7s %6s %-8s %s\n",
 		"CONTAINER", "NAME", "RUNTIME", "PID", "PROCS", "MEM_LIMIT", "CPU", "PIDS", "ENTRANTS", "CGROUP")
 	for _, c := range res.Containers {
 		cpu := "max"
@@ -97,7 +97,7 @@ func writeContainersTable(w *bufio.Writer, res *containers.Result) {
 		if c.Pod != nil && c.Pod.Name != "" && c.Kind != "sandbox" {
 			name = c.Pod.Namespace + "/" + c.Pod.Name + "/" + c.Name
 		}
-		fmt.Fprintf(w, "%-12s %-20s %-10s %7d %5d %9s %7s %6s %-8s %s\n",
+		fmt.Fprintf(w, "%-12s %-28s %-10s %7d %5d %9s %7s %6s %-8s %s\n",
 			shortID(c.ID), name, c.Runtime, c.PID, c.ProcessCount, optBytes(c.MemoryLimitBytes), cpu, pids, entrants, c.Cgroup)
 	}
 	for _, f := range res.Findings {
