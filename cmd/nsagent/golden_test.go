@@ -51,10 +51,15 @@ func TestGolden(t *testing.T) {
 		{"tree-table", []string{"tree"}},
 		{"cgroups", []string{"cgroups", "-o", "json"}},
 		{"cgroups-table", []string{"cgroups"}},
+		{"tree-logical-table", []string{"tree", "--logical"}},
+		{"containers", []string{"containers", "-o", "json"}},
+		{"containers-table", []string{"containers"}},
 	}
 	for _, layout := range []string{"v1", "hybrid", "v2"} {
 		for _, c := range cmds {
 			t.Run(layout+"/"+c.name, func(t *testing.T) {
+				// Runtime metadata (Docker's, runc's) is read under
+				// --path.rootfs: the fixture's, never the live host's.
 				code, out, errOut := runCapture(t, append(c.args, fixtureArgs(layout)...)...)
 				if code != 0 {
 					t.Fatalf("exit %d: %s", code, errOut)
