@@ -26,6 +26,55 @@ var initSteps = []initStep{
 	{"rootfs", setupRootfs},
 	{"hostname", setHostname},
 	{"network", func(c *initConfig) error { return Networks[c.Network].Init(&c.Config) }},
+	{"console", setupConsole},
+}
+
+// consoleFD is the console socket's fd in the init (with Config.TTY).
+const consoleFD = initFD + 1
+
+// setupConsole makes the workload's pty on its own devpts, sends the
+// master to the launcher and makes the terminal the init's controlling
+// terminal and stdio.
+func setupConsole(c *initConfig) error {
+	if !c.TTY {
+		return nil
+	}
+	unix.CloseOnExec(consoleFD)
+	m, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open /dev/ptmx: %w", err)
+	}
+	defer unix.Close(m)
+	if err := unix.IoctlSetPointerInt(m, unix.TIOCSPTLCK, 0); err != nil {
+		return fmt.Errorf("unlock pty: %w", err)
+	}
+	n, err := unix.IoctlGetInt(m, unix.TIOCGPTN)
+	if err != nil {
+		return fmt.Errorf("pty number: %w", err)
+	}
+	t, err := unix.Open(fmt.Sprintf("/dev/pts/%d", n), unix.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		return fmt.Errorf("open pty: %w", err)
+	}
+	if err := unix.Fchown(t, c.UID, c.GID); err != nil {
+		return fmt.Errorf("chown pty: %w", err)
+	}
+	if err := unix.Sendmsg(consoleFD, []byte{0}, unix.UnixRights(m), nil, 0); err != nil {
+		return fmt.Errorf("send pty: %w", err)
+	}
+	unix.Close(consoleFD)
+	if _, err := unix.Setsid(); err != nil {
+		return fmt.Errorf("setsid: %w", err)
+	}
+	if err := unix.IoctlSetInt(t, unix.TIOCSCTTY, 0); err != nil {
+		return fmt.Errorf("set controlling terminal: %w", err)
+	}
+	for fd := 0; fd < 3; fd++ {
+		if err := unix.Dup2(t, fd); err != nil {
+			return err
+		}
+	}
+	return unix.Close(t)
 }
 
 // Init is the workload's init: the launcher re-executes its own binary

@@ -45,6 +45,8 @@ type Workload struct {
 	cmd   *exec.Cmd
 	cg    *Cgroup
 	net   Network
+	// Console is the master of the workload's pty (Config.TTY).
+	Console *os.File
 }
 
 // Cgroup is the workload's cgroup.
@@ -175,6 +177,23 @@ func (w *Workload) start(ic *initConfig, stdio Stdio) error {
 	parent := os.NewFile(uintptr(fds[0]), "init-sync")
 	child := os.NewFile(uintptr(fds[1]), "init-sync-child")
 	defer parent.Close()
+	extra := []*os.File{child}
+	// The pty is made inside the workload (on its own devpts, so the
+	// terminal's name means something there); its master comes back over
+	// a second socket, as runc's console socket does.
+	var consoleParent *os.File
+	if ic.TTY {
+		cfds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			child.Close()
+			return launchErr(ExitLaunchError, "console socket: %w", err)
+		}
+		consoleParent = os.NewFile(uintptr(cfds[0]), "console")
+		defer consoleParent.Close()
+		consoleChild := os.NewFile(uintptr(cfds[1]), "console-child")
+		defer consoleChild.Close()
+		extra = append(extra, consoleChild)
+	}
 
 	self := w.l.Self
 	if self == "" {
@@ -187,13 +206,11 @@ func (w *Workload) start(ic *initConfig, stdio Stdio) error {
 		Stdin:      stdio.Stdin,
 		Stdout:     stdio.Stdout,
 		Stderr:     stdio.Stderr,
-		ExtraFiles: []*os.File{child},
+		ExtraFiles: extra,
 		SysProcAttr: &syscall.SysProcAttr{
 			Cloneflags: cloneFlags(ic.Namespaces),
 			// The workload dies with its launcher; gc then finds it dead.
 			Pdeathsig: syscall.SIGKILL,
-			Setsid:    ic.TTY,
-			Setctty:   ic.TTY,
 		},
 	}
 	if ic.Namespaces.User == NSNew {
@@ -228,6 +245,11 @@ func (w *Workload) start(ic *initConfig, stdio Stdio) error {
 	}
 	if msg.Op != "ready" {
 		return &Error{Code: msg.Code, Err: errors.New(msg.Msg)}
+	}
+	if consoleParent != nil {
+		if w.Console, err = recvFD(consoleParent); err != nil {
+			return launchErr(ExitLaunchError, "receive pty: %w", err)
+		}
 	}
 	if err := w.net.Parent(st.Pid, st); err != nil {
 		return launchErr(ExitLaunchError, "network %s: %w", ic.Network, err)
@@ -271,7 +293,27 @@ func (w *Workload) initFailed(_ *json.Decoder, err error) error {
 
 // destroy removes all a failed launch made: the init, the cgroup, the
 // state entry.
+func recvFD(sock *os.File) (*os.File, error) {
+	buf, oob := make([]byte, 1), make([]byte, unix.CmsgSpace(4))
+	_, oobn, _, _, err := unix.Recvmsg(int(sock.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) != 1 {
+		return nil, fmt.Errorf("no fd in message")
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) != 1 {
+		return nil, fmt.Errorf("no fd in message")
+	}
+	return os.NewFile(uintptr(fds[0]), "pty-master"), nil
+}
+
 func (w *Workload) destroy() {
+	if w.Console != nil {
+		w.Console.Close()
+	}
 	if w.cmd != nil {
 		_ = w.cmd.Process.Kill()
 		_ = w.cmd.Wait()

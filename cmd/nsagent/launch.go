@@ -177,30 +177,19 @@ var forwardedSignals = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGH
 
 func launchForeground(l *launcher.Launcher, cfg *launcher.Config) error {
 	stdio := launcher.Stdio{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
-	var master, tty *os.File
-	if cfg.TTY {
-		var err error
-		if master, tty, err = launcher.OpenPTY(); err != nil {
-			return exitError{code: launcher.ExitLaunchError, msg: err.Error()}
-		}
-		defer master.Close()
-		stdio = launcher.Stdio{Stdin: tty, Stdout: tty, Stderr: tty}
-	}
 	// Signals arriving during the launch wait in the channel and are
 	// relayed once the workload runs.
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, forwardedSignals...)
 	defer signal.Stop(sigs)
 	w, err := l.Launch(cfg, stdio)
-	if tty != nil {
-		tty.Close()
-	}
 	if err != nil {
 		return launchError(err)
 	}
 	var restore func()
-	if master != nil {
-		restore = launcher.AttachPTY(master, os.Stdin, os.Stdout)
+	if w.Console != nil {
+		defer w.Console.Close()
+		restore = launcher.AttachPTY(w.Console, os.Stdin, os.Stdout)
 	}
 	go func() {
 		for s := range sigs {
