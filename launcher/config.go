@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -217,19 +216,30 @@ func checkRootfs(c *Config) error {
 	return nil
 }
 
-var nameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$`)
+// validName is [a-zA-Z0-9][a-zA-Z0-9_.-]{0,max-1}, checked by hand: a
+// regexp compiled at package init costs every re-exec of the init.
+func validName(s string, max int, extra string) bool {
+	if len(s) == 0 || len(s) > max {
+		return false
+	}
+	for i, r := range s {
+		alnum := r < 128 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
+		if !alnum && (i == 0 || !strings.ContainsRune(extra, r)) {
+			return false
+		}
+	}
+	return true
+}
 
 func checkName(c *Config) error {
-	if c.Name != "" && !nameRE.MatchString(c.Name) {
+	if c.Name != "" && !validName(c.Name, 64, "_.-") {
 		return fmt.Errorf("invalid name %q (want [a-zA-Z0-9][a-zA-Z0-9_.-]*, at most 64)", c.Name)
 	}
 	return nil
 }
 
-var hostnameRE = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,62})$`)
-
 func checkHostname(c *Config) error {
-	if c.Hostname != "" && !hostnameRE.MatchString(c.Hostname) {
+	if c.Hostname != "" && !validName(c.Hostname, 63, ".-") {
 		return fmt.Errorf("invalid hostname %q", c.Hostname)
 	}
 	if c.Hostname != "" && c.Namespaces.UTS == NSHost {
