@@ -1,0 +1,82 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nsagent/nsagent/launcher"
+)
+
+func init() {
+	register(&command{name: "ps", summary: "list workloads started by nsagent launch", run: runPs})
+}
+
+func runPs(args []string) error {
+	fs := newFlagSet("ps", "[flags]")
+	l := launcherFlags(fs)
+	all := fs.BoolP("all", "a", false, "show workloads that have ended too")
+	output := fs.StringP("output", "o", "table", "output format: table or json")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := outputFormat(*output, "table", "json"); err != nil {
+		return err
+	}
+	states, err := l.Store.List()
+	if err != nil {
+		return err
+	}
+	shown := []*launcher.State{}
+	for _, st := range states {
+		if *all || st.Status == launcher.StatusRunning || st.Status == launcher.StatusCreated {
+			shown = append(shown, st)
+		}
+	}
+	w := bufio.NewWriter(os.Stdout)
+	defer w.Flush()
+	if *output == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(shown)
+	}
+	fmt.Fprintf(w, "%-12s %-16s %7s %-14s %4s %-20s %-24s %-24s %s\n", "ID", "NAME", "PID", "STATUS", "EXIT", "CREATED", "COMMAND", "LIMITS", "CGROUP")
+	for _, st := range shown {
+		status := string(st.Status)
+		if st.OOMKilled {
+			status += " (OOMKilled)"
+		}
+		exit := "-"
+		if st.Status == launcher.StatusExited {
+			exit = strconv.Itoa(st.ExitCode)
+		}
+		cmd := strings.Join(st.Command, " ")
+		if len(cmd) > 24 {
+			cmd = cmd[:21] + "..."
+		}
+		fmt.Fprintf(w, "%-12s %-16s %7d %-14s %4s %-20s %-24s %-24s %s\n", st.ID[:12], st.Name, st.Pid, status, exit,
+			st.Created.Local().Format(time.DateTime), cmd, limitsString(st.Limits), st.CgroupPath)
+	}
+	return nil
+}
+
+func limitsString(l launcher.Limits) string {
+	var parts []string
+	if l.Memory > 0 {
+		parts = append(parts, "mem="+humanBytes(uint64(l.Memory)))
+	}
+	if l.CPUs > 0 {
+		parts = append(parts, "cpus="+strconv.FormatFloat(l.CPUs, 'g', -1, 64))
+	}
+	if l.Pids > 0 {
+		parts = append(parts, "pids="+strconv.FormatInt(l.Pids, 10))
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, ",")
+}

@@ -1,0 +1,173 @@
+package testutil
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+)
+
+var (
+	nsagentOnce sync.Once
+	nsagentBin  string
+	nsagentErr  error
+	nsagentOut  []byte
+)
+
+// NSAgentBinary builds cmd/nsagent once per test binary (with cgo, which
+// the exec constructor needs) and returns its path.
+func NSAgentBinary(t testing.TB) string {
+	t.Helper()
+	nsagentOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "nsagent-bin-")
+		if err != nil {
+			nsagentErr = err
+			return
+		}
+		nsagentBin = filepath.Join(dir, "nsagent")
+		goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
+		cmd := exec.Command(goBin, "build", "-o", nsagentBin, "github.com/nsagent/nsagent/cmd/nsagent")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
+		nsagentOut, nsagentErr = cmd.CombinedOutput()
+	})
+	if nsagentErr != nil {
+		t.Fatalf("build nsagent: %v\n%s", nsagentErr, nsagentOut)
+	}
+	return nsagentBin
+}
+
+// LauncherEnv is a launcher sandbox for one test: its own state
+// directory and cgroup parent (/nsagent-test-<random>), so the test can
+// compare them before and after and remove them when it ends.
+type LauncherEnv struct {
+	StateDir     string
+	CgroupParent string
+	CgroupRoot   string
+}
+
+// NewLauncherEnv makes a sandbox and registers a clean-up that removes
+// the cgroup parent's directories the test left (rmdir, deepest first:
+// only empty cgroups go, and only under this test's parent).
+func NewLauncherEnv(t testing.TB) *LauncherEnv {
+	t.Helper()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	e := &LauncherEnv{
+		StateDir:     t.TempDir(),
+		CgroupParent: "/nsagent-test-" + hex.EncodeToString(b[:]),
+		CgroupRoot:   "/sys/fs/cgroup",
+	}
+	t.Cleanup(func() {
+		for _, d := range e.CgroupDirs() {
+			_ = os.Remove(d)
+		}
+	})
+	return e
+}
+
+// Env is the environment that points nsagent at the sandbox.
+func (e *LauncherEnv) Env() []string {
+	return append(os.Environ(), "NSAGENT_STATE_DIR="+e.StateDir, "NSAGENT_CGROUP_PARENT="+e.CgroupParent)
+}
+
+// CgroupDirs lists every directory under the sandbox's cgroup parent in
+// every hierarchy (the parent included), deepest first.
+func (e *LauncherEnv) CgroupDirs() []string {
+	var dirs []string
+	hier, _ := os.ReadDir(e.CgroupRoot)
+	for _, h := range hier {
+		if !h.IsDir() {
+			continue
+		}
+		base := filepath.Join(e.CgroupRoot, h.Name(), e.CgroupParent)
+		_ = filepath.WalkDir(base, func(p string, d os.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				dirs = append(dirs, p)
+			}
+			return nil
+		})
+	}
+	if _, err := os.Stat(filepath.Join(e.CgroupRoot, "cgroup.controllers")); err == nil {
+		_ = filepath.WalkDir(filepath.Join(e.CgroupRoot, e.CgroupParent), func(p string, d os.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				dirs = append(dirs, p)
+			}
+			return nil
+		})
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(dirs)))
+	return dirs
+}
+
+// StateEntries lists the state directory's entries (recursively).
+func (e *LauncherEnv) StateEntries() []string {
+	var out []string
+	_ = filepath.WalkDir(e.StateDir, func(p string, d os.DirEntry, err error) error {
+		if err == nil {
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out
+}
+
+// MountsMentioning returns the lines of the host's mountinfo that name
+// any of the given paths: what a launch could have left mounted.
+func MountsMentioning(t testing.TB, paths ...string) []string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		for _, p := range paths {
+			if p != "" && strings.Contains(line, p) {
+				out = append(out, line)
+			}
+		}
+	}
+	return out
+}
+
+// Result is how a command run by RunCmd ended.
+type Result struct {
+	Stdout, Stderr string
+	Code           int
+}
+
+// RunCmd runs name args with env and stdin, and returns its output and
+// exit status (a failure to start fails the test).
+func RunCmd(t testing.TB, env []string, stdin string, name string, args ...string) Result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	cmd := exec.Command(name, args...)
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
+	err := cmd.Run()
+	var ee *exec.ExitError
+	code := 0
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			code = 128 + int(ws.Signal())
+		}
+	default:
+		t.Fatalf("run %s: %v", name, err)
+	}
+	return Result{Stdout: out.String(), Stderr: errb.String(), Code: code}
+}

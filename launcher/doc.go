@@ -1,0 +1,56 @@
+// Package launcher runs a workload in namespaces and a cgroup of its own
+// and keeps track of it: `nsagent launch` and its lifecycle commands (ps,
+// exec, kill, rm, gc, logs) are thin layers over it.
+//
+// # What it owns
+//
+// The cgroups under its parent (by default /nsagent, always absolute from
+// the hierarchy root, never relative to the caller's cgroup, which here is
+// the machine supervisor's), the state directory (by default /run/nsagent:
+// STATE/ID/state.json written by rename, a lock file serialising name
+// claims, STATE/cache/rootfs for unpacked tarballs), and the processes it
+// started. It touches nothing else; a workload's mounts live in its own
+// mount namespace and die with it.
+//
+// # How a workload starts (the re-exec init pattern)
+//
+// The launcher validates the Config (a list of check functions), records
+// the workload, creates its cgroup with containerd/cgroups (cgroup1 on a
+// v1 or hybrid host, cgroup2 on a unified one) and starts its own binary
+// again, via /proc/self/exe, as the hidden `nsagent init`, with clone
+// flags for the new PID, mount, UTS, IPC and network (and optionally
+// user) namespaces: the namespaces are made by the kernel while the child
+// is still single-threaded. The init gets its config over an inherited
+// socket (fd 3), runs its steps (initSteps: root filesystem and
+// pivot_root, hostname, network, console), finds the command, and reports
+// ready or a coded error (125 setup, 126 not executable, 127 not found)
+// over the same socket. The launcher then moves it into the workload's
+// cgroup — the last sync before execve — so the Go init's runtime memory
+// and threads stay charged where they were made (the launcher's cgroup):
+// that is what lets `--mem 4M` run an interactive shell, and v1 does not
+// apply pids.max to a moved process. The init then unshares its cgroup
+// namespace (so its cgroup is the namespace's root), sets its user on its
+// own thread and execve's. The socket is close-on-exec: EOF tells the
+// launcher the command runs.
+//
+// Networking and hardening plug in here: a Network (none and host now)
+// has a launcher-side Parent hook, an init-side Init hook and Release; a
+// hardening step is one more initStep.
+//
+// # Joining a running workload (exec)
+//
+// setns(2) into a mount or user namespace is refused to a multi-threaded
+// process, and a Go process is multi-threaded before main. `nsagent exec`
+// therefore re-executes the binary with a marker the C constructor of
+// package nsenter recognises: it runs before the Go runtime, joins the
+// workload's cgroup (host paths, before the mount namespace changes what
+// they mean) and namespaces, forks into the PID namespace and executes the
+// command, waiting for it and passing its status on.
+//
+// # Lifecycle
+//
+// A foreground launch waits for its workload; `-d` hands the same work
+// to a monitor process in a session of its own that logs the output. The
+// init has a parent-death signal: if the launcher is killed the workload
+// dies, ps shows it dead, and GC removes its cgroup and state.
+package launcher

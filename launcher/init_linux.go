@@ -1,0 +1,259 @@
+package launcher
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// initStep is one setup step the init runs, in order, inside the new
+// namespaces and before it tells the launcher it is ready. The hardening
+// issue (seccomp, capabilities, masked paths) adds its steps here and in
+// execSteps.
+type initStep struct {
+	name string
+	run  func(*initConfig) error
+}
+
+var initSteps = []initStep{
+	{"rootfs", setupRootfs},
+	{"hostname", setHostname},
+	{"network", func(c *initConfig) error { return Networks[c.Network].Init(&c.Config) }},
+	{"console", setupConsole},
+}
+
+// consoleFD is the console socket's fd in the init (with Config.TTY).
+const consoleFD = initFD + 1
+
+// setupConsole makes the workload's pty on its own devpts, sends the
+// master to the launcher and makes the terminal the init's controlling
+// terminal and stdio.
+func setupConsole(c *initConfig) error {
+	if !c.TTY {
+		return nil
+	}
+	unix.CloseOnExec(consoleFD)
+	m, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open /dev/ptmx: %w", err)
+	}
+	defer unix.Close(m)
+	if err := unix.IoctlSetPointerInt(m, unix.TIOCSPTLCK, 0); err != nil {
+		return fmt.Errorf("unlock pty: %w", err)
+	}
+	n, err := unix.IoctlGetInt(m, unix.TIOCGPTN)
+	if err != nil {
+		return fmt.Errorf("pty number: %w", err)
+	}
+	t, err := unix.Open(fmt.Sprintf("/dev/pts/%d", n), unix.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		return fmt.Errorf("open pty: %w", err)
+	}
+	if err := unix.Fchown(t, c.UID, c.GID); err != nil {
+		return fmt.Errorf("chown pty: %w", err)
+	}
+	if err := unix.Sendmsg(consoleFD, []byte{0}, unix.UnixRights(m), nil, 0); err != nil {
+		return fmt.Errorf("send pty: %w", err)
+	}
+	unix.Close(consoleFD)
+	if _, err := unix.Setsid(); err != nil {
+		return fmt.Errorf("setsid: %w", err)
+	}
+	if err := unix.IoctlSetInt(t, unix.TIOCSCTTY, 0); err != nil {
+		return fmt.Errorf("set controlling terminal: %w", err)
+	}
+	for fd := 0; fd < 3; fd++ {
+		if err := unix.Dup2(t, fd); err != nil {
+			return err
+		}
+	}
+	return unix.Close(t)
+}
+
+// Init is the workload's init: the launcher re-executes its own binary
+// with the hidden `init` command, which calls this. It runs in the new
+// namespaces (made by the clone flags of the launcher's fork, so the
+// process was single-threaded when they were made), reads its config from
+// fd 3, sets the workload up, reports ready, waits for the launcher to
+// move it into the workload's cgroup and then executes the command. Any
+// failure goes back over fd 3 as a message and an exit status. Init does
+// not return.
+//
+// The caller must have locked the main goroutine to the main thread in an
+// init function (runtime.LockOSThread): the credentials, the cgroup
+// namespace and the parent-death signal are set on this thread alone and
+// carried by execve.
+func Init() {
+	sock := os.NewFile(initFD, "init-sync")
+	unix.CloseOnExec(initFD)
+	enc, dec := json.NewEncoder(sock), json.NewDecoder(sock)
+	fail := func(code int, err error) {
+		_ = enc.Encode(syncMsg{Op: "error", Code: code, Msg: err.Error()})
+		os.Exit(code)
+	}
+	var ic initConfig
+	if err := dec.Decode(&ic); err != nil {
+		fail(ExitLaunchError, fmt.Errorf("init: read config: %w", err))
+	}
+	_ = unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
+	for _, s := range initSteps {
+		if err := s.run(&ic); err != nil {
+			fail(ExitLaunchError, fmt.Errorf("%s: %w", s.name, err))
+		}
+	}
+	env := workloadEnv(&ic.Config)
+	path, code, err := lookPath(ic.Args[0], env)
+	if err != nil {
+		fail(code, err)
+	}
+	if err := enc.Encode(syncMsg{Op: "ready"}); err != nil {
+		os.Exit(ExitLaunchError)
+	}
+	var msg syncMsg
+	if err := dec.Decode(&msg); err != nil || msg.Op != "go" {
+		os.Exit(ExitLaunchError) // the launcher is gone
+	}
+	// Now in the workload's cgroup: what follows runs on this thread only
+	// and allocates nothing worth counting.
+	if ic.Namespaces.Cgroup == NSNew {
+		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+			fail(ExitLaunchError, fmt.Errorf("cgroup namespace: %w", err))
+		}
+	}
+	if ic.Cwd != "" {
+		if err := unix.Chdir(ic.Cwd); err != nil {
+			fail(ExitLaunchError, fmt.Errorf("working directory %s: %w", ic.Cwd, err))
+		}
+	}
+	if err := setUser(ic.UID, ic.GID); err != nil {
+		fail(ExitLaunchError, err)
+	}
+	err = unix.Exec(path, ic.Args, env)
+	code = ExitCannotExecute
+	if errors.Is(err, unix.ENOENT) {
+		code = ExitNotFound
+	}
+	fail(code, fmt.Errorf("exec %s: %w", ic.Args[0], err))
+}
+
+// setUser sets the workload's credentials on this thread only (raw
+// syscalls, not Go's all-threads setuid): execve follows on this thread
+// and the other threads die with it.
+func setUser(uid, gid int) error {
+	if uid == 0 && gid == 0 {
+		return nil
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, 0, 0, 0); e != 0 {
+		return fmt.Errorf("setgroups: %w", e)
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(gid), uintptr(gid), uintptr(gid)); e != 0 {
+		return fmt.Errorf("setgid %d: %w", gid, e)
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, uintptr(uid), uintptr(uid), uintptr(uid)); e != 0 {
+		return fmt.Errorf("setuid %d: %w", uid, e)
+	}
+	// A credential change clears the parent-death signal.
+	_ = unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
+	return nil
+}
+
+func setHostname(c *initConfig) error {
+	if c.Namespaces.UTS != NSNew || c.Hostname == "" {
+		return nil
+	}
+	return unix.Sethostname([]byte(c.Hostname))
+}
+
+// workloadEnv is -e plus a default PATH and HOME, as docker gives.
+func workloadEnv(c *Config) []string {
+	env := append([]string(nil), c.Env...)
+	has := func(k string) bool {
+		for _, e := range env {
+			if strings.HasPrefix(e, k+"=") {
+				return true
+			}
+		}
+		return false
+	}
+	if !has("PATH") {
+		env = append(env, DefaultPath)
+	}
+	if !has("HOSTNAME") && c.Hostname != "" {
+		env = append(env, "HOSTNAME="+c.Hostname)
+	}
+	if !has("HOME") {
+		home := "/"
+		if c.UID == 0 {
+			home = "/root"
+		}
+		env = append(env, "HOME="+home)
+	}
+	return env
+}
+
+// lookPath finds the command in the workload's root (the init has pivoted
+// into it) the way execvp does, telling "not found" (127) from "found but
+// not executable" (126).
+func lookPath(file string, env []string) (string, int, error) {
+	if strings.Contains(file, "/") {
+		code, err := checkExecutable(file)
+		if err != nil {
+			return "", code, fmt.Errorf("exec %s: %w", file, err)
+		}
+		return file, 0, nil
+	}
+	pathVar := strings.TrimPrefix(DefaultPath, "PATH=")
+	for _, e := range env {
+		if v, ok := strings.CutPrefix(e, "PATH="); ok {
+			pathVar = v
+		}
+	}
+	var denied error
+	for _, dir := range filepath.SplitList(pathVar) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, file)
+		code, err := checkExecutable(p)
+		if err == nil {
+			return p, 0, nil
+		}
+		if code == ExitCannotExecute && denied == nil {
+			denied = fmt.Errorf("exec %s: %s: %w", file, p, err)
+		}
+	}
+	if denied != nil {
+		return "", ExitCannotExecute, denied
+	}
+	return "", ExitNotFound, fmt.Errorf("exec %s: executable file not found in the root filesystem's PATH (%s)", file, pathVar)
+}
+
+func checkExecutable(p string) (int, error) {
+	fi, err := os.Stat(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return ExitNotFound, errors.New("no such file or directory")
+	}
+	if err != nil {
+		return ExitCannotExecute, err
+	}
+	if fi.IsDir() {
+		return ExitCannotExecute, errors.New("is a directory")
+	}
+	if fi.Mode()&0o111 == 0 {
+		return ExitCannotExecute, errors.New("permission denied")
+	}
+	if err := unix.Access(p, unix.X_OK); err != nil {
+		return ExitCannotExecute, fmt.Errorf("not executable: %w", err)
+	}
+	return 0, nil
+}
+
+// errnoIs reports whether err is the errno e.
+func errnoIs(err error, e syscall.Errno) bool { return errors.Is(err, e) }

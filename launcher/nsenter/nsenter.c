@@ -1,0 +1,141 @@
+// See nsenter.go: joins a workload's cgroup and namespaces before the Go
+// runtime starts, then runs the command in a child and waits for it.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <grp.h>
+#include <unistd.h>
+
+static pid_t child_pid;
+
+static void die(int code, const char *what, int err) {
+	if (err)
+		fprintf(stderr, "nsagent exec: %s: %s\n", what, strerror(err));
+	else
+		fprintf(stderr, "nsagent exec: %s\n", what);
+	_exit(code);
+}
+
+// forward relays a signal sent to us by a process (not one the terminal
+// raised, which the child's process group gets by itself).
+static void forward(int sig, siginfo_t *si, void *uc) {
+	(void)uc;
+	if (child_pid > 0 && si->si_code <= 0)
+		kill(child_pid, sig);
+}
+
+static const struct {
+	const char *name;
+	int type;
+} nstypes[] = {
+	// user first: joining it gives the capabilities the others need;
+	// mnt last: it changes what the paths above resolve to.
+	{"user", CLONE_NEWUSER}, {"ipc", CLONE_NEWIPC}, {"uts", CLONE_NEWUTS},
+	{"net", CLONE_NEWNET},   {"pid", CLONE_NEWPID}, {"cgroup", CLONE_NEWCGROUP},
+	{"mnt", CLONE_NEWNS},
+};
+#define NNS (sizeof(nstypes) / sizeof(nstypes[0]))
+
+void nsagent_nsenter(int argc, char **argv, char **envp) {
+	const char *pid = getenv("_NSAGENT_NSENTER_PID");
+	if (pid == NULL || argc < 3 || strcmp(argv[1], "__nsenter") != 0)
+		return;
+	char *cmdv0 = argv[2];
+	(void)envp;
+
+	// 1. The cgroup, while the host's cgroupfs is still what paths mean.
+	const char *cg = getenv("_NSAGENT_NSENTER_CGROUP");
+	if (cg && *cg) {
+		char *list = strdup(cg), *save = NULL, buf[32];
+		snprintf(buf, sizeof buf, "%d", getpid());
+		for (char *p = strtok_r(list, ":", &save); p; p = strtok_r(NULL, ":", &save)) {
+			int fd = open(p, O_WRONLY | O_CLOEXEC);
+			if (fd < 0 || write(fd, buf, strlen(buf)) < 0)
+				die(125, p, errno);
+			close(fd);
+		}
+		free(list);
+	}
+
+	// 2. Open every namespace first, then join those that differ from ours.
+	int fds[NNS];
+	for (size_t i = 0; i < NNS; i++) {
+		char path[64], self[64];
+		struct stat a, b;
+		fds[i] = -1;
+		snprintf(path, sizeof path, "/proc/%s/ns/%s", pid, nstypes[i].name);
+		snprintf(self, sizeof self, "/proc/self/ns/%s", nstypes[i].name);
+		if (stat(path, &a) < 0)
+			die(125, "workload is not running", 0);
+		if (stat(self, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+			continue; // shared with us (--net host and the like)
+		fds[i] = open(path, O_RDONLY | O_CLOEXEC);
+		if (fds[i] < 0)
+			die(125, path, errno);
+	}
+	for (size_t i = 0; i < NNS; i++) {
+		if (fds[i] < 0)
+			continue;
+		if (setns(fds[i], nstypes[i].type) < 0) {
+			char what[64];
+			snprintf(what, sizeof what, "join %s namespace", nstypes[i].name);
+			die(125, what, errno);
+		}
+		close(fds[i]);
+	}
+
+	// 3. Fork: the child is in the pid namespace, and runs the command.
+	child_pid = fork();
+	if (child_pid < 0)
+		die(125, "fork", errno);
+	if (child_pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		const char *cwd = getenv("_NSAGENT_NSENTER_CWD");
+		if (cwd && *cwd && chdir(cwd) < 0)
+			die(125, cwd, errno);
+		const char *user = getenv("_NSAGENT_NSENTER_USER");
+		if (user && *user) {
+			unsigned uid = 0, gid = 0;
+			sscanf(user, "%u:%u", &uid, &gid);
+			if (uid != 0 || gid != 0) {
+				if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
+					die(125, "set user", errno);
+			}
+		}
+		unsetenv("_NSAGENT_NSENTER_PID");
+		unsetenv("_NSAGENT_NSENTER_CGROUP");
+		unsetenv("_NSAGENT_NSENTER_CWD");
+		unsetenv("_NSAGENT_NSENTER_USER");
+		execvp(cmdv0, argv + 2);
+		int e = errno;
+		fprintf(stderr, "nsagent exec: %s: %s\n", cmdv0, e == ENOENT ? "executable file not found in the workload" : strerror(e));
+		_exit(e == ENOENT ? 127 : 126);
+	}
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = forward;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT};
+	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+		sigaction(sigs[i], &sa, NULL);
+	int status;
+	for (;;) {
+		pid_t r = waitpid(child_pid, &status, 0);
+		if (r == child_pid)
+			break;
+		if (r < 0 && errno != EINTR)
+			die(125, "wait", errno);
+	}
+	if (WIFSIGNALED(status))
+		_exit(128 + WTERMSIG(status));
+	_exit(WEXITSTATUS(status));
+}

@@ -1,0 +1,42 @@
+// Package nsenter joins a running workload's cgroup and namespaces for
+// `nsagent exec`, before the Go runtime starts.
+//
+// setns(2) into a mount or user namespace is refused to a multi-threaded
+// process, and the Go runtime has started threads before main runs. So the
+// joining is done by a C constructor (runc's nsexec does the same): when
+// the binary is started with _NSAGENT_NSENTER_PID in its environment, the
+// constructor runs before the runtime, writes its pid into the workload's
+// cgroup.procs files, opens the workload's /proc/PID/ns/* entries, setns
+// into each (user first, mount last), forks (a pid namespace is entered by
+// children only), and the child executes the command while the parent
+// waits for it, forwards the signals it is sent, and exits with its
+// status (128+N when signal N killed it). The process never reaches Go.
+//
+// Importing this package (for its side effect) is all a binary needs; it
+// requires cgo.
+package nsenter
+
+/*
+#cgo CFLAGS: -Wall -O2
+extern void nsagent_nsenter(int argc, char **argv, char **envp);
+void __attribute__((constructor)) nsagent_nsenter_init(int argc, char **argv, char **envp) {
+	nsagent_nsenter(argc, argv, envp);
+}
+*/
+import "C"
+
+// Env names the variables the constructor reads.
+const (
+	// EnvPid is the workload's init pid in the caller's pid namespace.
+	EnvPid = "_NSAGENT_NSENTER_PID"
+	// EnvCgroupProcs lists cgroup.procs files to join, colon-separated.
+	EnvCgroupProcs = "_NSAGENT_NSENTER_CGROUP"
+	// EnvCwd is the working directory in the workload.
+	EnvCwd = "_NSAGENT_NSENTER_CWD"
+	// EnvUser is UID:GID to run the command as.
+	EnvUser = "_NSAGENT_NSENTER_USER"
+)
+
+// Marker is argv[1] of a process started to enter a workload; the
+// command follows argv[2].
+const Marker = "__nsenter"

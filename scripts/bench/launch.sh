@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Launch of /bin/true in one busybox root filesystem, side by side in one
+# run (paired rounds, medians): nsagent launch --net none, runc run of a
+# `runc spec` bundle, and unshare of the same six namespaces as the floor.
+# Also reports nsagent's peak RSS and the memory charged to a --mem 4M
+# workload's cgroup right after start. Removes everything it made.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export PATH=$PATH:/usr/local/go/bin
+ROUNDS=${ROUNDS:-30}
+
+bin=bin/nsagent
+[ -x "$bin" ] || go build -o "$bin" ./cmd/nsagent
+work=$(mktemp -d /tmp/nsagent-bench-launch.XXXXXX)
+state=$work/state
+parent=/nsagent-bench-$$
+runc_cg=/nsagent-bench-runc-$$
+cleanup() {
+  "$bin" gc --state-dir "$state" --cgroup-parent "$parent" >/dev/null 2>&1 || true
+  for h in /sys/fs/cgroup/*/; do
+    rmdir "$h$runc_cg" "$h$parent" 2>/dev/null || true
+  done
+  rmdir "/sys/fs/cgroup$runc_cg" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# The busybox root filesystem (as testutil.BuildBusyboxRootfs lays it out).
+rootfs=$work/rootfs
+mkdir -p "$rootfs"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,tmp,root}
+cp /bin/busybox "$rootfs/bin/busybox"
+for a in $(/bin/busybox --list-full); do
+  [ "$a" = bin/busybox ] && continue
+  mkdir -p "$rootfs/$(dirname "$a")"
+  ln -sf /bin/busybox "$rootfs/$a"
+done
+printf 'root:x:0:0:root:/root:/bin/sh\n' >"$rootfs/etc/passwd"
+
+# runc bundle over the same rootfs, cgroup at an absolute path (relative
+# would nest under the machine supervisor's cgroup).
+bundle=$work/bundle
+mkdir -p "$bundle"
+runc spec --bundle "$bundle"
+jq --arg root "$rootfs" --arg cg "$runc_cg" \
+  '.process.terminal=false | .process.args=["/bin/true"] | .root.path=$root | .linux.cgroupsPath=$cg' \
+  "$bundle/config.json" >"$bundle/config.json.new"
+mv "$bundle/config.json.new" "$bundle/config.json"
+
+now() { date +%s%N; }
+declare -a t_ns t_runc t_unshare
+for i in $(seq 1 "$ROUNDS"); do
+  s=$(now); "$bin" launch --rm --net none --state-dir "$state" --cgroup-parent "$parent" "$rootfs" /bin/true; e=$(now)
+  t_ns+=($(((e - s) / 1000)))
+  s=$(now); runc run --bundle "$bundle" "nsagent-bench-$$-$i" </dev/null; e=$(now)
+  t_runc+=($(((e - s) / 1000)))
+  s=$(now); unshare --fork --pid --mount --uts --ipc --net --mount-proc true; e=$(now)
+  t_unshare+=($(((e - s) / 1000)))
+done
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2))}'; }
+m_ns=$(median "${t_ns[@]}"); m_runc=$(median "${t_runc[@]}"); m_unshare=$(median "${t_unshare[@]}")
+printf 'launch /bin/true, %d paired rounds, median wall time:\n' "$ROUNDS"
+printf '  nsagent launch --net none  %8.2f ms\n' "$(echo "$m_ns/1000" | bc -l)"
+printf '  runc run                   %8.2f ms\n' "$(echo "$m_runc/1000" | bc -l)"
+printf '  unshare (floor)            %8.2f ms\n' "$(echo "$m_unshare/1000" | bc -l)"
+printf '  ratio nsagent/runc         %8.2f (target <= 0.50)\n' "$(echo "$m_ns/$m_runc" | bc -l)"
+printf '  ratio nsagent/unshare      %8.2f\n' "$(echo "$m_ns/$m_unshare" | bc -l)"
+
+# Peak RSS of the launcher (GNU time reports the largest of the process and
+# its waited-for children: the launcher or its init, whichever is bigger).
+rss=$(/usr/bin/time -f '%M' "$bin" launch --rm --state-dir "$state" --cgroup-parent "$parent" "$rootfs" /bin/true 2>&1 >/dev/null | tail -1)
+printf 'nsagent launch peak RSS: %s KiB\n' "$rss"
+
+# Memory charged to a --mem 4M workload's cgroup right after start.
+id=$("$bin" launch -d --mem 4M --state-dir "$state" --cgroup-parent "$parent" "$rootfs" sleep 1000)
+charged=$(cat "/sys/fs/cgroup/memory$parent/$id/memory.usage_in_bytes" 2>/dev/null || cat "/sys/fs/cgroup$parent/$id/memory.current")
+printf 'memory charged to a --mem 4M workload (sleep) right after start: %d bytes (%d KiB of 4096)\n' "$charged" $((charged / 1024))
+"$bin" rm -f --state-dir "$state" --cgroup-parent "$parent" "$id" >/dev/null
