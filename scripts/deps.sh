@@ -15,7 +15,7 @@ packages=(
   prometheus-node-exporter prometheus-process-exporter  # benchmark references
   chromium                             # web view tests (headless)
   qemu-system-x86                      # the cgroup v2 lane
-  hyperfine                            # command benchmarks
+  hyperfine jq bc time                 # benchmark drivers
 )
 
 missing=()

@@ -3,6 +3,10 @@
 # runs go test, and stops what it started, whatever the outcome.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Tests' temporary files (built binaries, root filesystems) go in one
+# directory that is removed at the end, so nothing is left in /tmp.
+TMPDIR=$(mktemp -d /tmp/nsagent-test-run.XXXXXX)
+export TMPDIR
 scripts/services.sh start
-trap 'scripts/services.sh stop' EXIT
+trap 'scripts/services.sh stop; rm -rf "$TMPDIR"' EXIT
 go test -count=1 -timeout 40m "$@" ./...

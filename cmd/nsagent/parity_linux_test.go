@@ -6,43 +6,13 @@ import (
 	"math/rand"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/nsagent/nsagent/internal/testutil"
 )
-
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-// nsagentBinary builds the command once per test binary, so tests run it
-// as a user would.
-func nsagentBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "nsagent-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "nsagent")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
 
 // lsnsEntry is one namespace of an lsns -J document, children flattened.
 type lsnsEntry struct {
@@ -129,7 +99,7 @@ func TestLsnsParity(t *testing.T) {
 	testutil.RequireCommand(t, "lsns")
 	testutil.RequireCommand(t, "unshare")
 	testutil.RequireCommand(t, "ip")
-	bin := nsagentBinary(t)
+	bin := testutil.NSAgentBinary(t)
 
 	// 1. Processes in new pid, net, uts, ipc and mnt namespaces: one with a
 	// single sleep, one with three processes.
