@@ -389,10 +389,9 @@ func (x *discovery) readConmons(conmons, crios []*inventory.Process) {
 	}
 }
 
-// readNsagent reads nsagent's workload state, best effort: the launcher
-// owns its schema, so only id, name, pid and cgroup are relied on.
+// readNsagent reads nsagent's workload state (STATE/<id>/state.json).
 func (x *discovery) readNsagent() {
-	files, _ := filepath.Glob(filepath.Join(x.d.host(x.d.opts.NsagentState), "*.json"))
+	files, _ := filepath.Glob(filepath.Join(x.d.host(x.d.opts.NsagentState), "*", "state.json"))
 	for _, f := range files {
 		v, err := x.d.cache.load(f, parseNsagentState)
 		if err != nil || v == nil {
@@ -401,7 +400,10 @@ func (x *discovery) readNsagent() {
 		s := v.(*nsagentState)
 		id := s.ID
 		if id == "" {
-			id = strings.TrimSuffix(filepath.Base(f), ".json")
+			id = filepath.Base(filepath.Dir(f))
+		}
+		if s.Status != "" && s.Status != "running" && s.Status != "created" {
+			continue // exited or dead: nothing of it runs
 		}
 		b := x.byID[id]
 		if b == nil && s.PID != 0 {

@@ -209,14 +209,16 @@ func (s *runcState) limits() *Limits {
 	return l
 }
 
-// nsagentState is the best-effort part of nsagent's own workload state
-// (/run/nsagent/<workload>.json), whose schema the launcher owns. Only
-// fields that any version is expected to keep are read.
+// nsagentState is the part of nsagent's own workload state
+// (/run/nsagent/<id>/state.json, launcher.State) that discovery reads.
+// The launcher's package is not imported: it would bring the launcher's
+// cgo and cgroup-writing dependencies into every reader of the inventory.
 type nsagentState struct {
-	ID     string `json:"id"`
-	Name   string `json:"name"`
-	PID    int    `json:"pid"`
-	Cgroup string `json:"cgroup"`
+	ID         string `json:"id"`
+	Name       string `json:"name"`
+	PID        int    `json:"pid"`
+	CgroupPath string `json:"cgroup_path"`
+	Status     string `json:"status"`
 }
 
 func parseNsagentState(b []byte) (any, error) {

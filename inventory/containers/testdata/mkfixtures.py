@@ -162,7 +162,7 @@ def podman():
     h.cgroup("/user.slice", procs=[4000])
     h.cgroup("/nsagent")
     h.cgroup("/nsagent/wl-1", memory="16777216", pids="64", procs=[4001])
-    h.json("root/run/nsagent/wl-1.json", {"id": "wl-1", "name": "demo", "pid": 4001})
+    h.json("root/run/nsagent/wl-1/state.json", {"id": "wl-1", "name": "demo", "pid": 4001, "cgroup_path": "/nsagent/wl-1", "status": "running"})
 
 
 def crio():
