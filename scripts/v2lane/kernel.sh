@@ -7,6 +7,8 @@
 #                        which takes seconds under TCG)
 #   <dir>/modules/       its lib/modules/<release> tree
 #   <dir>/release        the release string (e.g. 6.1.0-56-amd64)
+#   <dir>/ko-index       "<name> <path under modules/>" per module, names
+#                        with '-' spelled '_' as the kernel does
 # The package name is resolved from linux-image-amd64's dependency, so a
 # kernel update in the archive is picked up; an unchanged name is served
 # from the cache (V2LANE_CACHE, default ~/.cache/nsagent/v2lane) with no
@@ -54,6 +56,12 @@ if [[ ! -f $dir/.complete ]]; then
   touch "$tmp/out/.complete"
   rm -rf "$dir"
   mv "$tmp/out" "$dir"
+fi
+
+if [[ ! -f $dir/ko-index ]]; then
+  (cd "$dir/modules" && find kernel -name '*.ko*') |
+    awk '{ n = $0; sub(/.*\//, "", n); sub(/\.ko.*/, "", n); gsub(/-/, "_", n); print n, $0 }' >"$dir/ko-index.tmp"
+  mv "$dir/ko-index.tmp" "$dir/ko-index"
 fi
 
 # The decompressed ELF kernel with a PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY,

@@ -8,8 +8,10 @@
 #
 # Settings (environment):
 #   V2_PACKAGES   packages whose test binaries run in the guest
-#                 (default "./inventory/... ./launcher/..."). A pattern that
-#                 matches nothing in this tree is skipped with a notice.
+#                 (default "./scripts/v2lane/selftest ./inventory/...
+#                 ./launcher/..."). A pattern that matches nothing in this
+#                 tree is skipped with a notice. Everything is built with
+#                 -tags v2lane (the selftest package exists only with it).
 #   V2_RUN        -test.run regexp for every binary (default: all tests)
 #   V2_TESTFLAGS  extra test flags, space separated, no quoting
 #   V2_MODULES    kernel modules to insmod in the guest, with their
@@ -38,7 +40,7 @@ here=scripts/v2lane
 
 GO=${GO:-go}
 command -v "$GO" >/dev/null || GO=/usr/local/go/bin/go
-packages=${V2_PACKAGES:-./inventory/... ./launcher/...}
+packages=${V2_PACKAGES:-./scripts/v2lane/selftest ./inventory/... ./launcher/...}
 modules=${V2_MODULES:-veth}
 host_bins=${V2_HOST_BINS-ip unshare nsenter lsns}
 timeout=${V2_TIMEOUT:-300}
@@ -84,8 +86,8 @@ ship_elf() {
 # instead and shipped with its shared libraries by ship_elf.
 build() {
   local pkg=$1 out=$2 test=$3 log=$work/build.log
-  local args=(build -o "$out")
-  [[ $test == 1 ]] && args=(test -c -o "$out")
+  local args=(build -tags v2lane -o "$out")
+  [[ $test == 1 ]] && args=(test -c -tags v2lane -o "$out")
   if CGO_ENABLED=0 "$GO" "${args[@]}" "$pkg" 2>"$log"; then
     return 0
   fi
@@ -101,9 +103,12 @@ build() {
 t_build=$EPOCHREALTIME
 nbin=0
 for pat in $packages; do
-  if ! list=$("$GO" list -f '{{.ImportPath}} {{.Dir}} {{len .TestGoFiles}} {{len .XTestGoFiles}}' "$pat" 2>"$work/list.err"); then
-    say "NOTICE: skipping $pat: $(head -1 "$work/list.err") (not in this tree yet)"
-    continue
+  if ! list=$("$GO" list -tags v2lane -f '{{.ImportPath}} {{.Dir}} {{len .TestGoFiles}} {{len .XTestGoFiles}}' "$pat" 2>"$work/list.err"); then
+    if grep -q 'no such file or directory\|directory not found\|matched no packages' "$work/list.err"; then
+      say "NOTICE: skipping $pat: not in this tree yet ($(head -1 "$work/list.err"))"
+      continue
+    fi
+    say "go list $pat failed:"; cat "$work/list.err"; exit 1
   fi
   while read -r ipath dir nt nx; do
     rel=${dir#"$PWD"/}
@@ -149,21 +154,18 @@ done
 # Module dependencies come from each .ko's .modinfo "depends=" (the
 # package ships no modules.dep and the host has no depmod); a module is
 # listed after the ones it depends on so insmod can load them in order.
-declare -A kofile=() loaded=()
-while read -r f; do
-  n=${f##*/}; n=${n%%.ko*}; kofile[${n//-/_}]=$f
-done < <(find "$kdir/modules/kernel" -name '*.ko*')
+declare -A loaded=()
 : >"$stage/lane/modules"
 add_module() {
   local n=${1//-/_} f deps d rel
   [[ -n ${loaded[$n]:-} ]] && return 0
-  f=${kofile[$n]:-}
+  f=$(awk -v n="$n" '$1 == n { print $2; exit }' "$kdir/ko-index")
   if [[ -z $f ]]; then
     grep -q "/${1}.ko" "$kdir/modules/modules.builtin" 2>/dev/null && return 0
     say "module $1 not found in $release"; return 1
   fi
   loaded[$n]=1
-  rel=${f#"$kdir/modules/"}
+  rel=$f f=$kdir/modules/$f
   mkdir -p "$stage/lib/modules/$release/$(dirname "$rel")"
   case $f in
     *.ko.xz) xz -dc "$f" >"$stage/lib/modules/$release/${rel%.xz}"; rel=${rel%.xz} ;;
@@ -214,9 +216,14 @@ read -r pass fail skip top < <(awk '
   /^--- (PASS|FAIL|SKIP):/ { t++ }
   END { print p+0, f+0, s+0, t+0 }' "$log")
 badskips=$(awk '
-  /^ *--- SKIP:/ { name = $3; getline; sub(/^ +/, ""); if ($0 !~ /applies to cgroup layout/) print name ": " $0 }' "$log")
+  /^=== / { buf = ""; next }
+  /^ *--- SKIP:/ { if (buf !~ /applies to cgroup layout/) print $3 ":" (buf == "" ? " (no reason logged)" : buf); buf = ""; next }
+  /^ +[^ -]/ { line = $0; sub(/^ +/, " ", line); buf = buf line }' "$log")
 
-say "$((pass + fail + skip)) tests ($top top-level) in $nbin binaries: $pass passed, $fail failed, $skip skipped"
+nbad=0
+[[ -n $badskips ]] && nbad=$(grep -c . <<<"$badskips")
+say "$((pass + fail + skip)) tests ($top top-level) in $nbin binaries: $pass passed, $fail failed, $skip skipped" \
+  "($((skip - nbad)) as not for a v2 layout, $nbad for lack of something)"
 say "wall $(secs "$t_start" "$t_end") s: build $(secs "$t_build" "$t_built") s, pack $(secs "$t_built" "$t_packed") s," \
   "guest $(secs "$t_boot" "$t_end") s (first test at ${first:-?} s)"
 
@@ -225,6 +232,11 @@ if grep -q "^V2LANE-RESULT $nonce status=0\$" "$log"; then
   :
 elif grep -q "^V2LANE-RESULT $nonce status=" "$log"; then
   say "FAIL: $(grep "^V2LANE-TEST .* rc=[^0]" "$log" | sed 's/^V2LANE-TEST //' | tr '\n' ' ')$(grep -h "^v2lane: setup failed" "$log" || true)"
+  # Each failed test with the lines it logged: -test.v streams them
+  # between its "=== RUN" (or "=== CONT") and its "--- FAIL".
+  awk '/^=== / { buf = ""; next }
+    /^ *--- FAIL:/ { printf "%s  %s\n", buf, $0; buf = ""; next }
+    /^ +[^ -]/ { buf = buf "  " $0 "\n" }' "$log"
   ok=0
 else
   say "FAIL: no result marker from the guest (qemu exit $qrc$( ((qrc == 124)) && echo ", timed out after ${timeout}s")); last lines of the serial log:"
