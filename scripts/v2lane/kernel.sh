@@ -47,7 +47,7 @@ if [[ ! -f $dir/.complete ]]; then
   deb=$(ls "$tmp"/*.deb)
   mkdir -p "$tmp/x"
   dpkg-deb -x "$deb" "$tmp/x"
-  vmlinuz=$(ls "$tmp"/x/boot/vmlinuz-* | head -1)
+  vmlinuz=$(echo "$tmp"/x/boot/vmlinuz-*)
   release=${vmlinuz##*/vmlinuz-}
   mkdir -p "$tmp/out"
   mv "$vmlinuz" "$tmp/out/vmlinuz"
@@ -71,7 +71,7 @@ if [[ ! -f $dir/vmlinux && ! -f $dir/.no-vmlinux ]]; then
   for off in $(LC_ALL=C grep -obUaP '\xfd\x37\x7a\x58\x5a\x00' "$dir/vmlinuz" | cut -d: -f1); do
     tail -c +$((off + 1)) "$dir/vmlinuz" | xz -dc 2>/dev/null >"$dir/vmlinux.tmp" || true
     if [[ $(head -c 4 "$dir/vmlinux.tmp" | od -An -tx1 | tr -d ' ') == 7f454c46 ]] &&
-      readelf -n "$dir/vmlinux.tmp" 2>/dev/null | grep -q 'Xen .*(0x00000012)'; then
+      [[ $(readelf -n "$dir/vmlinux.tmp" 2>/dev/null) == *"(0x00000012)"* ]]; then
       mv "$dir/vmlinux.tmp" "$dir/vmlinux"
       break
     fi

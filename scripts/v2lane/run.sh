@@ -52,7 +52,8 @@ t_start=$EPOCHREALTIME
 for cmd in qemu-system-x86_64 dpkg-deb apt-get; do
   command -v "$cmd" >/dev/null || { say "needs $cmd (make deps installs it)"; exit 1; }
 done
-[[ -x /bin/busybox ]] && /bin/busybox --list | grep -qx cpio ||
+# (No grep -q on a pipe here: under pipefail its early exit fails busybox.)
+[[ -x /bin/busybox ]] && [[ $(/bin/busybox --list) == *$'\n'cpio$'\n'* ]] ||
   { say "needs busybox-static at /bin/busybox (make deps installs it)"; exit 1; }
 
 kdir=$("$here/kernel.sh")
@@ -172,7 +173,7 @@ add_module() {
     *.ko.zst) zstd -qdc "$f" >"$stage/lib/modules/$release/${rel%.zst}"; rel=${rel%.zst} ;;
     *) cp "$f" "$stage/lib/modules/$release/$rel" ;;
   esac
-  deps=$(tr '\0' '\n' <"$stage/lib/modules/$release/$rel" | sed -n 's/^depends=//p' | head -1)
+  deps=$(tr '\0' '\n' <"$stage/lib/modules/$release/$rel" | sed -n '/^depends=/{s///p;q}')
   for d in ${deps//,/ }; do add_module "$d"; done
   echo "/lib/modules/$release/$rel" >>"$stage/lane/modules"
 }
@@ -185,7 +186,9 @@ t_packed=$EPOCHREALTIME
 # Boot. Each serial line is timestamped as it arrives so the log tells
 # boot time from test time.
 nonce=$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')
-flags="-test.v -test.count=1 -test.timeout=$((timeout - 30))s"
+# Each binary's own timeout fires before the guest's, so a hung test
+# panics with its goroutines in the log instead of vanishing with qemu.
+flags="-test.v -test.count=1 -test.timeout=$((timeout > 60 ? timeout - 30 : timeout))s"
 [[ -n ${V2_RUN:-} ]] && flags+=" -test.run=$V2_RUN"
 [[ -n ${V2_TESTFLAGS:-} ]] && flags+=" $V2_TESTFLAGS"
 append="console=ttyS0 loglevel=1 panic=-1 edd=off NSAGENT_V2LANE=1 V2LANE_NONCE=$nonce -- $flags"
