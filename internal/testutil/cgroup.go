@@ -281,6 +281,25 @@ func (c *TestCgroup) AddProc(t testing.TB, pid int) {
 	}
 }
 
+// Delegate makes the cgroup a parent for others, such as nsagent's
+// cgroup parent in a launcher test: on v2 it enables the controllers for
+// its children (after which it can hold no process itself); v1 needs
+// nothing, each hierarchy nests on its own.
+func (c *TestCgroup) Delegate(t testing.TB, controllers ...string) {
+	t.Helper()
+	if c.Layout != LayoutV2 {
+		return
+	}
+	var b strings.Builder
+	for i, ctrl := range controllers {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString("+" + ctrl)
+	}
+	c.Set(t, "", "cgroup.subtree_control", b.String())
+}
+
 // OOMKills reads the oom_kill counter of the cgroup's memory controller
 // straight from the kernel's file, to check what nsagent reports against.
 func (c *TestCgroup) OOMKills(t testing.TB) uint64 {

@@ -95,3 +95,27 @@ func TestNsagentBin(t *testing.T) {
 		t.Fatalf("%s version: %v\n%s", bin, err, out)
 	}
 }
+
+// TestDelegate nests a cgroup under a test cgroup, as a launcher test
+// does with nsagent's cgroup parent: the child must get the controllers.
+func TestDelegate(t *testing.T) {
+	cg := testutil.NewCgroup(t, "memory", "pids")
+	cg.Delegate(t, "memory", "pids")
+	child := cg.Dir("memory") + "/child"
+	if err := os.Mkdir(child, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(child)
+	b, err := os.ReadFile(child + "/cgroup.controllers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"memory", "pids"} {
+		if !slices.Contains(strings.Fields(string(b)), c) {
+			t.Errorf("child cgroup.controllers = %q, want %s in it", b, c)
+		}
+	}
+	if err := os.WriteFile(child+"/memory.max", []byte("4194304"), 0o644); err != nil {
+		t.Errorf("set memory.max on the child: %v", err)
+	}
+}
