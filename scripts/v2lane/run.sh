@@ -89,10 +89,11 @@ build() {
   local pkg=$1 out=$2 test=$3 log=$work/build.log
   local args=(build -tags v2lane -o "$out")
   [[ $test == 1 ]] && args=(test -c -tags v2lane -o "$out")
-  if CGO_ENABLED=0 "$GO" "${args[@]}" "$pkg" 2>"$log"; then
+  # (go test -c reports a failed setup on stdout, hence both streams.)
+  if CGO_ENABLED=0 "$GO" "${args[@]}" "$pkg" >"$log" 2>&1; then
     return 0
   fi
-  if CGO_ENABLED=1 "$GO" "${args[@]}" "$pkg" 2>"$log.cgo"; then
+  if CGO_ENABLED=1 "$GO" "${args[@]}" "$pkg" >"$log.cgo" 2>&1; then
     say "$pkg does not build with CGO_ENABLED=0; built with cgo, shipping its shared libraries"
     return 0
   fi
