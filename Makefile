@@ -5,7 +5,7 @@ BIN     := bin/nsagent
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: build deps run test test-unit bench lint fixtures clean
+.PHONY: build deps run test test-unit test-v2 bench lint fixtures clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/nsagent
@@ -22,6 +22,11 @@ run: deps build
 # Every test, privileged and real-server ones included (CI runs this).
 test: deps build
 	scripts/test.sh
+
+# The privileged tests again under a cgroup v2 kernel in qemu (CI runs it
+# after `test`); see scripts/v2lane/run.sh for its settings.
+test-v2: deps
+	GO=$(GO) scripts/v2lane/run.sh
 
 # Unit tests only: fixture trees and parsers, no root, no servers.
 test-unit:

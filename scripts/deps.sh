@@ -14,7 +14,7 @@ packages=(
   prometheus                           # prometheus and promtool
   prometheus-node-exporter prometheus-process-exporter  # benchmark references
   chromium                             # web view tests (headless)
-  qemu-system-x86                      # the cgroup v2 lane
+  qemu-system-x86 xz-utils             # the cgroup v2 lane
   hyperfine jq bc time                 # benchmark drivers
 )
 

@@ -79,9 +79,16 @@ func (e *e2e) get(name string) *launcher.State {
 	return nil
 }
 
+// cgroupFile reads a file of the workload's cgroup from the host side: in
+// the controller's hierarchy on v1 and hybrid hosts, in the unified one on
+// v2 (ctrl is then ignored).
 func (e *e2e) cgroupFile(st *launcher.State, ctrl, file string) string {
 	e.t.Helper()
-	b, err := os.ReadFile(filepath.Join(e.env.CgroupRoot, ctrl, st.CgroupPath, file))
+	dir := filepath.Join(e.env.CgroupRoot, ctrl, st.CgroupPath)
+	if testutil.Layout(e.t) == testutil.LayoutV2 {
+		dir = filepath.Join(e.env.CgroupRoot, st.CgroupPath)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, file))
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -108,11 +115,6 @@ func (e *e2e) assertClean() {
 	}
 }
 
-func (e *e2e) requireCgroupV1Memory() {
-	if _, err := os.Stat(filepath.Join(e.env.CgroupRoot, "memory")); err != nil {
-		e.t.Skip("host-side limit checks read the v1 memory hierarchy")
-	}
-}
 
 func TestLaunchIsolation(t *testing.T) {
 	e := newE2E(t)
@@ -137,7 +139,11 @@ func TestLaunchIsolation(t *testing.T) {
 	if procs < 2 || procs > 3 {
 		t.Errorf("ps saw %d processes, want the workload's 2 (sh, ps):\n%s", procs, r.Stdout)
 	}
-	for _, want := range []string{"host=box\n", "memory:/\n", "pids:/\n", "lo: <LOOPBACK,UP,LOWER_UP>", "box\n", "ptmx", "urandom", "shm"} {
+	ownCgroup := []string{"memory:/\n", "pids:/\n"} // the workload's cgroup is its namespace's root
+	if testutil.Layout(t) == testutil.LayoutV2 {
+		ownCgroup = []string{"0::/\n"}
+	}
+	for _, want := range append(ownCgroup, "host=box\n", "lo: <LOOPBACK,UP,LOWER_UP>", "box\n", "ptmx", "urandom", "shm") {
 		if !strings.Contains(r.Stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, r.Stdout)
 		}
@@ -153,7 +159,7 @@ func TestLaunchIsolation(t *testing.T) {
 // shows the root of its cgroup namespace, which is that cgroup.
 func TestLaunchLimitsHostSide(t *testing.T) {
 	e := newE2E(t)
-	e.requireCgroupV1Memory()
+	layout := testutil.Layout(t)
 	r := e.run("", "launch", "-d", "--name", "lim", "--mem", "4M", "--cpus", "0.5", "--pids", "10", e.rootfs, "sleep", "1000")
 	if r.Code != 0 {
 		t.Fatalf("launch -d: %d %s", r.Code, r.Stderr)
@@ -162,13 +168,23 @@ func TestLaunchLimitsHostSide(t *testing.T) {
 	if st.Status != launcher.StatusRunning {
 		t.Fatalf("status %s, want running", st.Status)
 	}
-	for _, c := range []struct{ ctrl, file, want string }{
+	want := []struct{ ctrl, file, want string }{
 		{"memory", "memory.limit_in_bytes", "4194304"},
 		{"memory", "memory.memsw.limit_in_bytes", "8388608"},
 		{"cpu", "cpu.cfs_quota_us", "50000"},
 		{"cpu", "cpu.cfs_period_us", "100000"},
 		{"pids", "pids.max", "10"},
-	} {
+	}
+	if layout == testutil.LayoutV2 {
+		// v2 counts swap apart from memory: --memory-swap 8M is 4M of swap.
+		want = []struct{ ctrl, file, want string }{
+			{"", "memory.max", "4194304"},
+			{"", "memory.swap.max", "4194304"},
+			{"", "cpu.max", "50000 100000"},
+			{"", "pids.max", "10"},
+		}
+	}
+	for _, c := range want {
 		if got := e.cgroupFile(st, c.ctrl, c.file); got != c.want {
 			t.Errorf("%s/%s = %s, want %s", c.ctrl, c.file, got, c.want)
 		}
@@ -177,15 +193,23 @@ func TestLaunchLimitsHostSide(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := ":memory:" + st.CgroupPath + "\n"; !strings.Contains(string(b), want) {
-		t.Errorf("host /proc/%d/cgroup lacks %q:\n%s", st.Pid, want, b)
+	wantLine := ":memory:" + st.CgroupPath + "\n"
+	if layout == testutil.LayoutV2 {
+		wantLine = "0::" + st.CgroupPath + "\n"
+	}
+	if !strings.Contains(string(b), wantLine) {
+		t.Errorf("host /proc/%d/cgroup lacks %q:\n%s", st.Pid, wantLine, b)
 	}
 	if got := e.cgroupFile(st, "memory", "cgroup.procs"); got != strconv.Itoa(st.Pid) {
 		t.Errorf("memory cgroup.procs = %q, want the init %d alone", got, st.Pid)
 	}
-	usage, _ := strconv.Atoi(e.cgroupFile(st, "memory", "memory.usage_in_bytes"))
-	t.Logf("memory charged to the --mem 4M workload right after start: %d bytes", usage)
-	if r := e.run("", "exec", "lim", "cat", "/proc/self/cgroup"); !strings.Contains(r.Stdout, "memory:/\n") {
+	usageFile, selfLine := "memory.usage_in_bytes", "memory:/\n"
+	if layout == testutil.LayoutV2 {
+		usageFile, selfLine = "memory.current", "0::/\n"
+	}
+	usage, _ := strconv.Atoi(e.cgroupFile(st, "memory", usageFile))
+	t.Logf("memory charged to the --mem 4M workload right after start: %d bytes (cgroup layout %s)", usage, layout)
+	if r := e.run("", "exec", "lim", "cat", "/proc/self/cgroup"); !strings.Contains(r.Stdout, selfLine) {
 		t.Errorf("exec: /proc/self/cgroup in the workload:\n%s %s", r.Stdout, r.Stderr)
 	}
 	if r := e.run("", "rm", "-f", "lim"); r.Code != 0 {

@@ -25,8 +25,14 @@ var (
 
 // NSAgentBinary builds cmd/nsagent once per test binary (with cgo, which
 // the exec constructor needs) and returns its path.
+//
+// In the cgroup v2 lane (no Go toolchain in the guest) the binary is
+// shipped prebuilt and named by NSAGENT_BIN.
 func NSAgentBinary(t testing.TB) string {
 	t.Helper()
+	if p := os.Getenv("NSAGENT_BIN"); p != "" {
+		return p
+	}
 	nsagentOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "nsagent-bin-")
 		if err != nil {
