@@ -115,7 +115,6 @@ func (e *e2e) assertClean() {
 	}
 }
 
-
 func TestLaunchIsolation(t *testing.T) {
 	e := newE2E(t)
 	r := e.run("", "launch", "--rm", "--hostname", "box", e.rootfs, "sh", "-c",
