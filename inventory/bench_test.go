@@ -61,6 +61,26 @@ func BenchmarkScan(b *testing.B) { benchScan(b, AllFields) }
 // columns: namespace fds and nsfs mounts, no relations, no cgroup tree.
 func BenchmarkScanLsnsFields(b *testing.B) { benchScan(b, FieldFDs|FieldMounts) }
 
+// noFields selects none of the optional parts: a bit no Field uses, since
+// zero means AllFields.
+const noFields Fields = 1 << 30
+
+// BenchmarkScanParts prices each optional part of the lsns scan by taking
+// it away: the base (stat, cmdline, namespace links), base plus fds, base
+// plus mounts.
+func BenchmarkScanParts(b *testing.B) {
+	for _, c := range []struct {
+		name   string
+		fields Fields
+	}{
+		{"base", noFields},
+		{"fds", FieldFDs},
+		{"mounts", FieldMounts},
+	} {
+		b.Run(c.name, func(b *testing.B) { benchScan(b, c.fields) })
+	}
+}
+
 // benchPIDs lists the host's processes once for the per-process benchmarks.
 func benchPIDs(b *testing.B) []int {
 	s, err := NewScanner(Options{})
