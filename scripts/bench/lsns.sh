@@ -41,7 +41,8 @@ trap 'exit 130' INT TERM
 
 bash "$loadgen" start "$state/load" "$sets" "$sleeps"
 
-nprocs=$(find /proc -maxdepth 1 -name '[0-9]*' | wc -l)
+procs=(/proc/[0-9]*) # a glob, not find: processes of others come and go
+nprocs=${#procs[@]}
 lsns -n -r -o TYPE >"$state/types.txt"
 nns=$(wc -l <"$state/types.txt")
 echo "load: $nprocs processes, $nns namespaces ($(sort "$state/types.txt" | uniq -c | awk '{printf "%s%s %s", sep, $2, $1; sep=", "}'))"
@@ -50,14 +51,18 @@ if [ "$nprocs" -lt 2000 ] || [ "$(wc -l <"$state/load/ns")" -lt 200 ]; then
   exit 1
 fi
 
-# usec runs its arguments with output discarded and prints the wall time
-# in microseconds. EPOCHREALTIME is read by bash itself: no fork around
-# the clock, so both tools carry the same small fork+exec overhead.
-usec() {
-  local t0=$EPOCHREALTIME
-  "$@" >/dev/null 2>&1
-  local t1=$EPOCHREALTIME
-  echo $(((${t1/./} - ${t0/./})))
+# measure runs its arguments with output discarded and prints "WALL CPU"
+# in microseconds. EPOCHREALTIME is read by bash itself, no fork around the
+# clock, so both tools carry the same small fork+exec overhead; CPU (user
+# + system, from the time keyword's rusage, 1 ms resolution) is printed
+# beside it because other work on a shared 2-core machine stretches wall
+# times, and a multi-threaded tool's more than a single-threaded one's.
+measure() {
+  local t0 t1 cpu TIMEFORMAT='%3U %3S'
+  t0=$EPOCHREALTIME
+  cpu=$({ time "$@" >/dev/null 2>&1; } 2>&1)
+  t1=$EPOCHREALTIME
+  echo "$((${t1/./} - ${t0/./})) $(awk -v u="${cpu% *}" -v s="${cpu#* }" 'BEGIN {printf "%d", (u+s)*1e6}')"
 }
 
 # Warm both: page cache for the binaries and /etc/passwd, dentries of /proc.
@@ -68,32 +73,35 @@ lsns >/dev/null
 : >"$state/nsagent.txt"
 for ((r = 0; r < rounds; r++)); do
   if ((r % 2 == 0)); then
-    usec lsns >>"$state/lsns.txt"
-    usec "$nsagent" lsns >>"$state/nsagent.txt"
+    measure lsns >>"$state/lsns.txt"
+    measure "$nsagent" lsns >>"$state/nsagent.txt"
   else
-    usec "$nsagent" lsns >>"$state/nsagent.txt"
-    usec lsns >>"$state/lsns.txt"
+    measure "$nsagent" lsns >>"$state/nsagent.txt"
+    measure lsns >>"$state/lsns.txt"
   fi
 done
 
-# pct FILE P prints the P-th percentile (nearest rank) of FILE's numbers.
-pct() { sort -n "$1" | awk -v p="$2" '{v[NR]=$1} END {i=int((p*NR+99)/100); if (i<1) i=1; print v[i]}'; }
+# pct FILE COL P prints the P-th percentile (nearest rank) of column COL.
+pct() { awk -v c="$2" '{print $c}' "$1" | sort -n | awk -v p="$3" '{v[NR]=$1} END {i=int((p*NR+99)/100); if (i<1) i=1; print v[i]}'; }
 ms() { awk -v u="$1" 'BEGIN {printf "%.1f", u/1000}'; }
-l50=$(pct "$state/lsns.txt" 50)
-l90=$(pct "$state/lsns.txt" 90)
-n50=$(pct "$state/nsagent.txt" 50)
-n90=$(pct "$state/nsagent.txt" 90)
-# The ratio of the paired rounds' own ratios, too: it cancels the drift
+l50=$(pct "$state/lsns.txt" 1 50)
+l90=$(pct "$state/lsns.txt" 1 90)
+n50=$(pct "$state/nsagent.txt" 1 50)
+n90=$(pct "$state/nsagent.txt" 1 90)
+lc50=$(pct "$state/lsns.txt" 2 50)
+nc50=$(pct "$state/nsagent.txt" 2 50)
+# The median of the paired rounds' own ratios, too: it cancels the drift
 # other work on the machine puts into both halves of a round.
-paste "$state/nsagent.txt" "$state/lsns.txt" | awk '{printf "%.4f\n", $1/$2}' >"$state/pairs.txt"
+paste -d' ' "$state/nsagent.txt" "$state/lsns.txt" | awk '{printf "%.4f\n", $1/$3}' >"$state/pairs.txt"
 ratio=$(awk -v a="$n50" -v b="$l50" 'BEGIN {printf "%.3f", a/b}')
 pratio=$(sort -n "$state/pairs.txt" | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}')
-echo "rounds: $rounds paired, order alternating"
-echo "util-linux lsns: median $(ms "$l50") ms, p90 $(ms "$l90") ms"
-echo "nsagent lsns:    median $(ms "$n50") ms, p90 $(ms "$n90") ms"
+cratio=$(awk -v a="$nc50" -v b="$lc50" 'BEGIN {printf "%.3f", a/b}')
+echo "rounds: $rounds paired, order alternating; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "util-linux lsns: median $(ms "$l50") ms, p90 $(ms "$l90") ms wall; median $(ms "$lc50") ms CPU"
+echo "nsagent lsns:    median $(ms "$n50") ms, p90 $(ms "$n90") ms wall; median $(ms "$nc50") ms CPU"
 verdict=MISS
 awk -v r="$ratio" -v t="$target" 'BEGIN {exit !(r <= t)}' && verdict=PASS
-echo "ratio nsagent/lsns: $ratio (median of paired ratios $pratio); target <= ${target}x: $verdict"
+echo "ratio nsagent/lsns wall: $ratio (median of paired ratios $pratio), CPU: $cratio; target wall <= ${target}x: $verdict"
 
 # Peak RSS (max resident set, from wait4's rusage via GNU time).
 rss() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
