@@ -67,9 +67,12 @@ start() {
   # host's init namespaces (seen through this shell) are not.
   local host
   host=$(find /proc/$$/ns/ -maxdepth 1 -type l ! -name '*_for_children' -printf '%l\n' | sort -u)
-  while read -r pid; do
-    find /proc/"$pid"/ns/ -maxdepth 1 -type l ! -name '*_for_children' -printf '%l\n' 2>/dev/null || true
-  done <"$cg/cgroup.procs" | sort -u | comm -23 - <(echo "$host") >"$state/ns"
+  # One find over all the load's ns dirs: a find per pid is 2,000 forks,
+  # minutes on a busy 2-core machine.
+  local dirs
+  mapfile -t dirs < <(sed 's|.*|/proc/&/ns/|' "$cg/cgroup.procs")
+  { find "${dirs[@]}" -maxdepth 1 -type l ! -name '*_for_children' -printf '%l\n' 2>/dev/null || true; } |
+    sort -u | comm -23 - <(echo "$host") >"$state/ns"
   echo "loadgen: $n processes in $(wc -l <"$state/ns") namespaces ($sets sets) in $cg"
 }
 
