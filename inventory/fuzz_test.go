@@ -54,3 +54,15 @@ func FuzzParseCPUMax(f *testing.F) {
 	f.Add([]byte("50000 100000"))
 	f.Fuzz(func(t *testing.T, b []byte) { _, _, _ = parseCPUMax(b) })
 }
+
+func FuzzParseNSFSMounts(f *testing.F) {
+	f.Add([]byte("612 22 0:4 net:[4026532500] /run/netns/blue rw shared:5 - nsfs nsfs rw\n"))
+	f.Add([]byte("1 2 3 4 \\0 - nsfs "))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, m := range parseNSFSMounts(b) {
+			if m.Key.Type.Index() < 0 {
+				t.Errorf("unknown type %q accepted", m.Key.Type)
+			}
+		}
+	})
+}

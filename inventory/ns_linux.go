@@ -1,9 +1,12 @@
 package inventory
 
 import (
+	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
+	"sync"
+	"sync/atomic"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -64,41 +67,48 @@ func (s *Scanner) addFDHolders(procs []*Process, m map[NSKey]*Namespace) {
 // addMountHolders reads the mountinfo of each mount namespace once, through
 // its lowest pid, and records the nsfs bind mounts it finds (ip netns add,
 // Docker's /run/docker/netns). The same mount seen from several mount
-// namespaces is recorded once.
+// namespaces is recorded once. The files are read on the scanner's workers:
+// a host with a few hundred mount namespaces has as many tables to read.
 func (s *Scanner) addMountHolders(snap *Snapshot) {
-	added := false
+	var pids []int
 	for _, mnt := range snap.Namespaces {
-		if mnt.Type != NSMnt || len(mnt.PIDs) == 0 {
-			continue
+		if mnt.Type == NSMnt && len(mnt.PIDs) > 0 {
+			pids = append(pids, mnt.PIDs[0])
 		}
-		pid := mnt.PIDs[0]
-		proc, err := s.fs.Proc(pid)
-		if err != nil {
-			continue
-		}
-		mounts, err := proc.MountInfo()
-		if err != nil {
-			continue // exited since
-		}
-		for _, mi := range mounts {
-			if mi.FSType != "nsfs" {
-				continue
+	}
+	found := make([][]nsfsMount, len(pids))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < s.workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(pids) {
+					return
+				}
+				b, err := os.ReadFile(filepath.Join(s.paths.Procfs, strconv.Itoa(pids[i]), "mountinfo"))
+				if err == nil { // else: exited since
+					found[i] = parseNSFSMounts(b)
+				}
 			}
-			t, ino, err := parseNSLink(mi.Root)
-			if err != nil || t.Index() < 0 {
-				continue
-			}
-			k := NSKey{t, ino}
-			n := snap.byNS[k]
+		}()
+	}
+	wg.Wait()
+	added := false
+	for i, mounts := range found {
+		for _, m := range mounts {
+			n := snap.byNS[m.Key]
 			if n == nil {
-				n = &Namespace{Type: t, Inode: ino}
-				snap.byNS[k] = n
+				n = &Namespace{Type: m.Key.Type, Inode: m.Key.Inode}
+				snap.byNS[m.Key] = n
 				added = true
 			}
-			if !containsString(n.Mounts, mi.MountPoint) {
-				n.Mounts = append(n.Mounts, mi.MountPoint)
+			if !containsString(n.Mounts, m.MountPoint) {
+				n.Mounts = append(n.Mounts, m.MountPoint)
 				if n.mountPath == "" {
-					n.mountPath = filepath.Join(s.paths.Procfs, strconv.Itoa(pid), "root", mi.MountPoint)
+					n.mountPath = filepath.Join(s.paths.Procfs, strconv.Itoa(pids[i]), "root", m.MountPoint)
 				}
 			}
 		}

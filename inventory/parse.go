@@ -192,3 +192,59 @@ func atoi(b []byte) (int, error) {
 func atou(b []byte) (uint64, error) {
 	return strconv.ParseUint(string(b), 10, 64)
 }
+
+// nsfsMount is an nsfs bind mount: the namespace it holds and where.
+type nsfsMount struct {
+	Key        NSKey
+	MountPoint string
+}
+
+// parseNSFSMounts returns the nsfs mounts of a mountinfo file. Only lines
+// whose filesystem type (after the " - " separator) is nsfs are split:
+// a mount namespace's table is mostly other mounts, and the scan reads one
+// per mount namespace.
+func parseNSFSMounts(b []byte) []nsfsMount {
+	var out []nsfsMount
+	for len(b) > 0 {
+		var line []byte
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i], b[i+1:]
+		} else {
+			line, b = b, nil
+		}
+		sep := bytes.Index(line, []byte(" - nsfs "))
+		if sep < 0 {
+			continue
+		}
+		// ID PARENT MAJ:MIN ROOT MOUNTPOINT ...
+		f := bytes.Fields(line[:sep])
+		if len(f) < 5 {
+			continue
+		}
+		t, ino, err := parseNSLink(string(f[3]))
+		if err != nil || t.Index() < 0 {
+			continue
+		}
+		out = append(out, nsfsMount{Key: NSKey{t, ino}, MountPoint: unescapeMountPath(string(f[4]))})
+	}
+	return out
+}
+
+// unescapeMountPath undoes mountinfo's octal escapes (\040 for a space).
+func unescapeMountPath(s string) string {
+	if !strings.Contains(s, "\\") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(v))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}

@@ -166,3 +166,20 @@ func TestParseCmdline(t *testing.T) {
 		t.Errorf("Command = %q", p.Command())
 	}
 }
+
+func TestParseNSFSMounts(t *testing.T) {
+	in := "22 1 253:0 / / rw,relatime shared:1 - ext4 /dev/vda rw\n" +
+		"612 22 0:4 net:[4026532500] /run/netns/blue rw shared:5 - nsfs nsfs rw\n" +
+		"613 22 0:4 net:[4026532501] /run/netns/with\\040space rw - nsfs nsfs rw\n" +
+		"614 22 0:4 garbage /x rw - nsfs nsfs rw\n" +
+		"615 22 0:4 mnt:[4026532502] /y rw - nsfs nsfs rw\n"
+	got := parseNSFSMounts([]byte(in))
+	want := []nsfsMount{
+		{NSKey{NSNet, 4026532500}, "/run/netns/blue"},
+		{NSKey{NSNet, 4026532501}, "/run/netns/with space"},
+		{NSKey{NSMnt, 4026532502}, "/y"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("(-want +got)\n-%+v\n+%+v", want, got)
+	}
+}

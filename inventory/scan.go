@@ -28,9 +28,13 @@ const (
 	FieldNSRelations
 	// FieldMounts reads each mount namespace's mountinfo for nsfs mounts.
 	FieldMounts
+	// FieldDetails reads every process's command line and owner. Without
+	// it only the processes that represent a namespace (its lowest pid, as
+	// lsns shows them) get them: the rest have a nil Cmdline and UID -1.
+	FieldDetails
 
 	// AllFields is everything.
-	AllFields = FieldSecurity | FieldCgroupRefs | FieldFDs | FieldCgroupTree | FieldNSRelations | FieldMounts
+	AllFields = FieldSecurity | FieldCgroupRefs | FieldFDs | FieldCgroupTree | FieldNSRelations | FieldMounts | FieldDetails
 )
 
 // Paths are the roots a Scanner reads. The defaults are the live host's; in
@@ -65,9 +69,10 @@ func (p Paths) withDefaults() Paths {
 	return p
 }
 
-// Validate checks that the procfs root exists and looks like procfs (it has
-// a self/stat or at least one numeric directory with a stat file), so a
-// wrong --path.procfs fails with one clear error instead of an empty scan.
+// Validate checks that the procfs root exists and looks like procfs (it
+// has the kernel's stat file), so a wrong --path.procfs fails with one
+// clear error instead of an empty scan. It does not list the processes:
+// the scan does that once.
 func (p Paths) Validate() error {
 	p = p.withDefaults()
 	fi, err := os.Stat(p.Procfs)
@@ -77,18 +82,10 @@ func (p Paths) Validate() error {
 	if !fi.IsDir() {
 		return fmt.Errorf("procfs root %s: not a directory", p.Procfs)
 	}
-	ents, err := os.ReadDir(p.Procfs)
-	if err != nil {
-		return fmt.Errorf("procfs root %s: %w", p.Procfs, err)
+	if _, err := os.Stat(filepath.Join(p.Procfs, "stat")); err != nil {
+		return fmt.Errorf("procfs root %s: %w (no stat file inside)", p.Procfs, ErrNotProcfs)
 	}
-	for _, e := range ents {
-		if isPID(e.Name()) {
-			if _, err := os.Stat(filepath.Join(p.Procfs, e.Name(), "stat")); err == nil {
-				return nil
-			}
-		}
-	}
-	return fmt.Errorf("procfs root %s: %w (no <pid>/stat inside)", p.Procfs, ErrNotProcfs)
+	return nil
 }
 
 // isPID reports whether a /proc entry name is a process directory.

@@ -69,7 +69,7 @@ func BenchmarkDiscoverFixture(b *testing.B) {
 	dir := filepath.Join("testdata", "k8s")
 	sc, err := inventory.NewScanner(inventory.Options{
 		Paths:  inventory.Paths{Procfs: filepath.Join(dir, "proc"), Cgroupfs: filepath.Join(dir, "cgroup"), Rootfs: filepath.Join(dir, "root")},
-		Fields: inventory.FieldSecurity | inventory.FieldCgroupRefs | inventory.FieldCgroupTree | inventory.FieldFDs,
+		Fields: inventory.FieldDetails | inventory.FieldSecurity | inventory.FieldCgroupRefs | inventory.FieldCgroupTree | inventory.FieldFDs,
 	})
 	if err != nil {
 		b.Fatal(err)

@@ -27,7 +27,7 @@ func fixture(t *testing.T, name string) (*inventory.Snapshot, *Result) {
 			Cgroupfs: filepath.Join(dir, "cgroup"),
 			Rootfs:   filepath.Join(dir, "root"),
 		},
-		Fields: inventory.FieldSecurity | inventory.FieldCgroupRefs | inventory.FieldCgroupTree | inventory.FieldFDs,
+		Fields: inventory.FieldDetails | inventory.FieldSecurity | inventory.FieldCgroupRefs | inventory.FieldCgroupTree | inventory.FieldFDs,
 	})
 	if err != nil {
 		t.Fatalf("scanner for %s: %v", name, err)

@@ -21,7 +21,7 @@ import (
 // liveDiscover scans the live host and discovers its containers.
 func liveDiscover(t *testing.T) (*inventory.Snapshot, *Result) {
 	t.Helper()
-	sc, err := inventory.NewScanner(inventory.Options{Fields: inventory.FieldSecurity | inventory.FieldCgroupRefs | inventory.FieldCgroupTree | inventory.FieldFDs | inventory.FieldMounts})
+	sc, err := inventory.NewScanner(inventory.Options{Fields: inventory.FieldDetails | inventory.FieldSecurity | inventory.FieldCgroupRefs | inventory.FieldCgroupTree | inventory.FieldFDs | inventory.FieldMounts})
 	if err != nil {
 		t.Fatal(err)
 	}

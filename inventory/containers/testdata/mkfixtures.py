@@ -26,6 +26,7 @@ class Host:
         for d in ("proc/sys/kernel", "cgroup", "root/etc"):
             os.makedirs(os.path.join(name, d))
         self.write("proc/sys/kernel/cap_last_cap", "40\n")
+        self.write("proc/stat", "cpu  1 2 3 4 5 6 7 0 0 0\nbtime 1764000000\n")
         self.write("root/etc/passwd", "root:x:0:0:root:/root:/bin/sh\n")
         self.cgroup("/", root=True)
 
