@@ -42,7 +42,7 @@ GO=${GO:-go}
 command -v "$GO" >/dev/null || GO=/usr/local/go/bin/go
 # A PATTERN@REGEXP entry runs only the matching tests of those packages:
 # cmd/nsagent's launcher tests run in the lane, its Docker ones cannot.
-packages=${V2_PACKAGES:-./scripts/v2lane/selftest ./inventory/...@TestReadCgroupsLive|Fixture|Golden|Parse|ScanChurn ./launcher/... ./cmd/nsagent@TestLaunch(Isolation|LimitsHostSide|InteractiveUnder4M|OOMKilled|PidsStopsForkLoop|ExitStatuses|SignalForwarded|KilledBySignal|MountsUserEnv|HostNamespaces)$|TestExecPsKillRm|TestGCAfterLauncherKilled|TestContainersListsWorkload}
+packages=${V2_PACKAGES:-./scripts/v2lane/selftest ./inventory/...@TestReadCgroupsLive|Fixture|Golden|Parse ./launcher/... ./cmd/nsagent@TestLaunch(Isolation|LimitsHostSide|InteractiveUnder4M|OOMKilled|PidsStopsForkLoop|ExitStatuses|SignalForwarded|KilledBySignal|MountsUserEnv|HostNamespaces)$|TestExecPsKillRm|TestGCAfterLauncherKilled|TestContainersListsWorkload}
 modules=${V2_MODULES:-veth}
 host_bins=${V2_HOST_BINS-ip unshare nsenter lsns}
 timeout=${V2_TIMEOUT:-300}
