@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -156,7 +157,12 @@ type browser struct {
 func newBrowser(t *testing.T) *browser {
 	t.Helper()
 	exe := testutil.RequireCommand(t, "chromium")
-	dir := t.TempDir()
+	// Not t.TempDir: Chromium may still be writing its profile for a
+	// moment after it is told to close, so the removal retries.
+	dir, err := os.MkdirTemp("", "nsagent-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(exe),
 		chromedp.Flag("headless", true),
@@ -178,9 +184,17 @@ func newBrowser(t *testing.T) *browser {
 	ctx, cancelT := context.WithTimeout(ctx, 3*time.Minute)
 	b := &browser{ctx: ctx}
 	t.Cleanup(func() {
+		_ = chromedp.Cancel(ctx)
 		cancelT()
 		cancelC()
 		cancelA()
+		for i := 0; i < 50; i++ {
+			if err := os.RemoveAll(dir); err == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Errorf("remove chromium profile %s", dir)
 	})
 	chromedp.ListenTarget(ctx, func(ev any) {
 		b.mu.Lock()
@@ -227,7 +241,6 @@ func (b *browser) eval(t *testing.T, expr string, out any) {
 	t.Helper()
 	b.run(t, chromedp.Evaluate(expr, out))
 }
-
 
 // waitJS polls expr until it is true, or fails the test with what the
 // page showed.
@@ -281,4 +294,75 @@ func (b *browser) screenshot(t *testing.T, name string) string {
 	}
 	t.Logf("screenshot: %s", p)
 	return p
+}
+
+// evalAsync evaluates an expression that returns a promise.
+func (b *browser) evalAsync(t *testing.T, expr string, out any) {
+	t.Helper()
+	b.run(t, chromedp.Evaluate(expr, out, func(p *runtime.EvaluateParams) *runtime.EvaluateParams {
+		return p.WithAwaitPromise(true)
+	}))
+}
+
+// scrollToRow scrolls the tree the way a person would, a screen at a
+// time, until the row of pid is drawn (rows are drawn only near the
+// viewport). It reports whether the row exists.
+func (b *browser) scrollToRow(t *testing.T, pid int) bool {
+	t.Helper()
+	var found bool
+	b.evalAsync(t, fmt.Sprintf(`(async () => {
+		const tree = document.getElementById('tree');
+		const frame = () => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+		const sel = '#tree .row[data-pid="%d"]';
+		for (let top = 0; ; top += Math.max(1, tree.clientHeight - 48)) {
+			tree.scrollTop = top;
+			await frame();
+			const row = document.querySelector(sel);
+			if (row) { row.scrollIntoView({block: 'center'}); await frame(); return true; }
+			if (top > tree.scrollHeight) return false;
+		}
+	})()`, pid), &found)
+	return found
+}
+
+// logicalChain returns pid's ancestors in the logical tree, root first,
+// from the API's processes document.
+func logicalChain(t *testing.T, srvURL string, pid int) []int {
+	t.Helper()
+	resp, err := http.Get(srvURL + "/api/v1/processes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var doc struct {
+		Processes      []*inventory.TreeNode `json:"processes"`
+		LogicalParents map[int]int           `json:"logical_parents"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+		t.Fatal(err)
+	}
+	parent := map[int]int{}
+	var walk func(n *inventory.TreeNode)
+	walk = func(n *inventory.TreeNode) {
+		parent[n.PID] = n.PPID
+		for _, c := range n.Children {
+			walk(c)
+		}
+	}
+	for _, r := range doc.Processes {
+		walk(r)
+	}
+	for p, lp := range doc.LogicalParents {
+		if lp != 0 {
+			parent[p] = lp
+		}
+	}
+	var chain []int
+	for p, ok := parent[pid]; ok && p != 0; p, ok = parent[p] {
+		if _, known := parent[p]; !known {
+			break
+		}
+		chain = append([]int{p}, chain...)
+	}
+	return chain
 }

@@ -556,7 +556,7 @@
     if (!REDACT && p.argv.length) add('command', h('ol', { class: 'argv' }, ...p.argv.map((a) => h('li', null, h('code', null, a)))));
     else add('command', h('code', null, p.cmd), REDACT ? h('span', { class: 'hint' }, ' (arguments redacted)') : null);
     add('user', p.user + (p.uid != null ? ' (uid ' + p.uid + ')' : ''));
-    add('parent', link({ pid: p.ppid, logical: S.logical }, String(p.ppid)),
+    add('parent', p.ppid > 0 ? link({ pid: p.ppid, logical: S.logical }, String(p.ppid)) : 'none (' + p.ppid + ')',
       p.lparent != null ? h('span', null, ' · logical parent ', p.lparent ? link({ pid: p.lparent, logical: S.logical }, String(p.lparent)) : 'exited') : null);
     add('state', p.state + ' · ' + p.threads + ' thread' + (p.threads === 1 ? '' : 's'));
     if (p.started) add('started', p.started);
