@@ -201,6 +201,11 @@ func newBrowser(t *testing.T) *browser {
 		defer b.mu.Unlock()
 		switch ev := ev.(type) {
 		case *runtime.EventConsoleAPICalled:
+			if os.Getenv("NSAGENT_CONSOLE") != "" {
+				for _, a := range ev.Args {
+					fmt.Println("console:", string(a.Value))
+				}
+			}
 			if ev.Type == runtime.APITypeError || ev.Type == runtime.APITypeAssert {
 				var parts []string
 				for _, a := range ev.Args {

@@ -237,8 +237,8 @@ type asset struct {
 func loadAssets() (map[string]asset, error) {
 	m := make(map[string]asset)
 	err := fs.WalkDir(assetFS, "assets", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
+		if err != nil || d.IsDir() || p == "assets/index.html" {
+			return err // the page is served rendered, at "/"
 		}
 		b, err := assetFS.ReadFile(p)
 		if err != nil {

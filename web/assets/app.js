@@ -157,6 +157,7 @@
       }
       const doc = await r.json();
       S.docs[name] = doc;
+      if (!S.firstRender) performance.mark('nsagent-parsed-' + name);
       S.fetchedAt[name] = performance.now();
       delete S.errors[name];
       return true;
@@ -176,9 +177,10 @@
     const names = NEEDS[S.view];
     const ok = await Promise.all(names.map(fetchDoc));
     inflight = false;
+    if (!S.firstRender) performance.mark('nsagent-data');
     names.forEach((n, i) => {
       if (!ok[i]) return;
-      if (n === 'processes') ingestProcesses();
+      if (n === 'processes') { ingestProcesses(); if (!S.firstRender) performance.mark('nsagent-ingested'); }
       if (n === 'cgroups') ingestCPU();
     });
     S.updates++;
@@ -231,17 +233,16 @@
       const comm = String(n.comm || '');
       const p = {
         key: keyOf(n), pid: n.pid, ppid: n.ppid, comm,
-        argv: REDACT ? [] : argv.map(String),
+        argv: REDACT ? [] : argv,
         cmd: n.kernel ? '[' + comm + ']' : REDACT || !argv.length ? comm : argv.join(' '),
         user: String(n.user || n.uid || ''), uid: n.uid, state: n.state || '', threads: n.threads || 0,
         started: n.started || '', kernel: !!n.kernel,
         ns: n.namespaces || {}, cgroup: n.cgroup || '', cgroups: n.cgroups || [],
         sec: n.security || null,
         role: roles[n.pid] || 'host', ct: ctOf[n.pid] || '',
-        lparent: Object.prototype.hasOwnProperty.call(lpar, n.pid) ? lpar[n.pid] : null,
+        lparent: n.pid in lpar ? lpar[n.pid] : null, lc: '',
         children: [], parent: null, depth: 0, newNS: null, ended: false, isNew: false,
       };
-      p.lc = (p.comm + '\u0000' + p.cmd + '\u0000' + p.user + '\u0000' + p.role).toLowerCase();
       next.set(p.key, p);
       if (Array.isArray(n.children)) for (let i = n.children.length - 1; i >= 0; i--) stack.push(n.children[i]);
     }
@@ -355,7 +356,10 @@
         if (c.id.startsWith(q) || String(c.name).toLowerCase().includes(q)) cts.add(c.id);
       }
     }
-    return (p) => p.lc.includes(q) || (p.ct && (cts.has(p.ct) || p.ct.startsWith(q)));
+    // The lower-cased text is built on the first search, not on every
+    // update: most updates are never searched.
+    const lc = (p) => p.lc || (p.lc = (p.comm + '\u0000' + p.cmd + '\u0000' + p.user + '\u0000' + p.role).toLowerCase());
+    return (p) => lc(p).includes(q) || (p.ct && (cts.has(p.ct) || p.ct.startsWith(q)));
   }
 
   function isOpen(p) {
