@@ -14,7 +14,12 @@ import (
 // CSP violation (Chromium reports those on the console).
 func TestBrowserLoads(t *testing.T) {
 	testutil.RequireRoot(t)
-	srv := serve(t, UIOptions{}, newLiveAPI())
+	// Namespaces the way the agent's API serves them: lsns -J's default
+	// columns nested by process.
+	api := newLiveAPI()
+	api.nsTree = true
+	api.maxAge = time.Hour // one scan, so the page and the test compare the same document
+	srv := serve(t, UIOptions{}, api)
 	b := newBrowser(t)
 	b.run(t, chromedp.Navigate(srv.URL+"/"))
 	b.waitJS(t, "process rows", `document.querySelectorAll('#tree .row').length > 10`, 30*time.Second)
@@ -24,7 +29,7 @@ func TestBrowserLoads(t *testing.T) {
 		t.Errorf("the tree has no row for PID 1")
 	}
 	for _, v := range []struct{ name, ready string }{
-		{"namespaces", `document.querySelectorAll('#nstable tr.nsrow').length > 3`},
+		{"namespaces", `document.querySelectorAll('#nstable tr.nsrow').length > 20`},
 		{"containers", `document.querySelector('#ctlist').children.length > 0`},
 		{"cgroups", `document.querySelectorAll('#cgtable tr.cgrow').length > 0`},
 		{"tree", `document.querySelectorAll('#tree .row').length > 10`},
@@ -36,6 +41,19 @@ func TestBrowserLoads(t *testing.T) {
 		if !visible {
 			t.Errorf("%s tab: view not shown or URL not updated", v.name)
 		}
+	}
+	// Every namespace of the nested document has its row.
+	var rows, want int
+	b.run(t, chromedp.Click("#tab-namespaces", chromedp.ByID))
+	b.eval(t, `document.querySelectorAll('#nstable tr.nsrow').length`, &rows)
+	b.evalAsync(t, `fetch('/api/v1/namespaces').then((r) => r.json()).then((d) => {
+		let n = 0;
+		const walk = (l) => { for (const x of l || []) { n++; walk(x.children); } };
+		walk(d.namespaces);
+		return n;
+	})`, &want)
+	if rows != want || rows == 0 {
+		t.Errorf("namespaces view has %d rows, the document %d namespaces", rows, want)
 	}
 	b.checkClean(t)
 }

@@ -30,6 +30,9 @@ import (
 // json) from one real scan of the host, rescanned when older than maxAge.
 type liveAPI struct {
 	redact bool
+	// nsTree serves namespaces as plain `lsns -J` does (default columns,
+	// nested by process) instead of `lsns -J -l --output-all`.
+	nsTree bool
 	maxAge time.Duration
 
 	mu      sync.Mutex
@@ -49,7 +52,7 @@ func (a *liveAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if time.Since(a.scanned) > a.maxAge {
-		docs, err := scanDocs(a.redact)
+		docs, err := scanDocs(a.redact, a.nsTree)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
@@ -74,7 +77,7 @@ func (a *liveAPI) count(name string) int {
 
 // scanDocs builds the four API documents the way cmd/nsagent builds its
 // JSON outputs, from a single scan.
-func scanDocs(redact bool) (map[string][]byte, error) {
+func scanDocs(redact, nsTree bool) (map[string][]byte, error) {
 	fields := inventory.FieldSecurity | inventory.FieldCgroupRefs | inventory.FieldCgroupTree |
 		inventory.FieldFDs | inventory.FieldMounts | inventory.FieldNSRelations
 	sc, err := inventory.NewScanner(inventory.Options{Paths: inventory.DefaultPaths, Fields: fields})
@@ -89,37 +92,47 @@ func scanDocs(redact bool) (map[string][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if redact {
-		for _, p := range snap.Processes {
-			p.Cmdline = nil
-		}
-	}
 	docs := map[string][]byte{}
 	put := func(name string, v any) error {
 		b, err := json.Marshal(v)
 		docs[name] = b
 		return err
 	}
-	if err := put("processes", map[string]any{"processes": snap.Tree(), "roles": res.Roles, "container_of": res.ContainerOf, "logical_parents": res.LogicalParents}); err != nil {
+	tree, cts := snap.Tree(), res.Containers
+	if redact {
+		tree, cts = RedactTree(tree), RedactContainers(cts, snap)
+	}
+	if err := put("processes", map[string]any{"processes": tree, "roles": res.Roles, "container_of": res.ContainerOf, "logical_parents": res.LogicalParents}); err != nil {
 		return nil, err
 	}
-	if err := put("containers", map[string]any{"containers": res.Containers, "findings": res.Findings, "errors": res.Errors}); err != nil {
+	if err := put("containers", map[string]any{"containers": cts, "findings": res.Findings, "errors": res.Errors}); err != nil {
 		return nil, err
 	}
-	rows, err := lsns.Build(snap, lsns.Filter{}, lsns.TreeNone, "/proc")
+	nsShape, spec := lsns.TreeNone, ""
+	if nsTree {
+		nsShape = lsns.TreeProcess
+	} else {
+		var names []string
+		for _, c := range lsns.Columns {
+			names = append(names, c.Name)
+		}
+		spec = strings.Join(names, ",")
+	}
+	rows, err := lsns.Build(snap, lsns.Filter{}, nsShape, "/proc")
 	if err != nil {
 		return nil, err
 	}
-	var names []string
-	for _, c := range lsns.Columns {
-		names = append(names, c.Name)
-	}
-	cols, err := lsns.ParseColumns(strings.Join(names, ","), lsns.DefaultColumns)
+	cols, err := lsns.ParseColumns(spec, lsns.DefaultColumns)
 	if err != nil {
 		return nil, err
 	}
 	if docs["namespaces"], err = lsns.JSON(rows, cols); err != nil {
 		return nil, err
+	}
+	if redact {
+		if docs["namespaces"], err = RedactLsnsJSON(docs["namespaces"], snap); err != nil {
+			return nil, err
+		}
 	}
 	cg, err := inventory.ReadCgroups("/sys/fs/cgroup")
 	if err != nil {

@@ -289,7 +289,7 @@ func (h *uiHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr.Set("Cross-Origin-Opener-Policy", "same-origin")
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		hdr.Set("Allow", "GET, HEAD")
-		httpError(w, http.StatusMethodNotAllowed, "method %s not allowed", r.Method)
+		pageError(w, http.StatusMethodNotAllowed, "method %s not allowed", r.Method)
 		return
 	}
 	if r.URL.Path == "/" {
@@ -298,11 +298,11 @@ func (h *uiHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	a, ok := h.assets[r.URL.Path]
 	if !ok {
-		httpError(w, http.StatusNotFound, "no such page: %s", clip(r.URL.Path))
+		pageError(w, http.StatusNotFound, "no such page: %s", clip(r.URL.Path))
 		return
 	}
 	if r.URL.RawQuery != "" {
-		httpError(w, http.StatusBadRequest, "assets take no parameters")
+		pageError(w, http.StatusBadRequest, "assets take no parameters")
 		return
 	}
 	hdr.Set("Content-Type", a.ctype)
@@ -328,7 +328,7 @@ func (h *uiHandler) serveIndex(w http.ResponseWriter, r *http.Request) {
 		if len(r.URL.RawQuery) > MaxRawQuery {
 			status = http.StatusRequestURITooLong
 		}
-		httpError(w, status, "%v", err)
+		pageError(w, status, "%v", err)
 		return
 	}
 	refresh := int(h.opts.Refresh / time.Second)
@@ -345,7 +345,7 @@ func (h *uiHandler) serveIndex(w http.ResponseWriter, r *http.Request) {
 		"Refresh": refresh,
 	})
 	if err != nil {
-		httpError(w, http.StatusInternalServerError, "render page: %v", err)
+		pageError(w, http.StatusInternalServerError, "render page: %v", err)
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -356,9 +356,9 @@ func (h *uiHandler) serveIndex(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(buf.Bytes())
 }
 
-// httpError writes a one-line plain-text error. The message may quote the
+// pageError writes a one-line plain-text error. The message may quote the
 // request, so it is never sent as HTML.
-func httpError(w http.ResponseWriter, status int, format string, a ...any) {
+func pageError(w http.ResponseWriter, status int, format string, a ...any) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Del("ETag")
 	w.Header().Set("Cache-Control", "no-store")

@@ -190,9 +190,12 @@
     schedule();
   }
 
+  // schedule arms the next update. A hidden tab does not poll (a
+  // dashboard left open in the background would scan the host for
+  // nothing); it updates as soon as it is shown again.
   function schedule() {
     clearTimeout(timer);
-    if (!S.paused && S.refreshSec > 0) timer = setTimeout(update, S.refreshSec * 1000);
+    if (!S.paused && S.refreshSec > 0 && !document.hidden) timer = setTimeout(update, S.refreshSec * 1000);
   }
 
   function showStatus(ms) {
@@ -605,9 +608,10 @@
     const body = $('nstable').tBodies[0];
     if (!doc || !Array.isArray(doc.namespaces)) { body.replaceChildren(); return; }
     $('nstype').value = S.type;
+    const all = nsList(doc);
     const q = S.q.trim().toLowerCase();
     const num = /^[0-9]+$/.test(q) ? Number(q) : null;
-    const list = doc.namespaces.filter((n) => {
+    const list = all.filter((n) => {
       if (S.type && n.type !== S.type) return false;
       if (!q) return true;
       if (num !== null) return n.ns === num || n.pid === num || n.pns === num || n.ons === num;
@@ -630,8 +634,26 @@
       if (S.nsOpen === key) { frag.append(nsDetail(n)); openRow = tr; }
     }
     body.replaceChildren(frag);
-    $('ns-count').textContent = list.length + ' of ' + doc.namespaces.length + ' namespaces';
+    $('ns-count').textContent = list.length + ' of ' + all.length + ' namespaces';
     if (openRow && S.nsScroll) { S.nsScroll = false; openRow.scrollIntoView({ block: 'center' }); }
+  }
+
+  // nsList flattens an lsns -J document: `lsns -J` nests namespaces by
+  // process ("children"), `lsns -J -l` does not; either may come.
+  function nsList(doc) {
+    if (doc === S.nsListDoc) return S.nsListCache;
+    const out = [];
+    const stack = doc.namespaces.slice().reverse();
+    while (stack.length) {
+      const n = stack.pop();
+      if (!n || typeof n !== 'object') continue;
+      out.push(n);
+      if (Array.isArray(n.children)) for (let i = n.children.length - 1; i >= 0; i--) stack.push(n.children[i]);
+    }
+    out.sort((a, b) => a.ns - b.ns);
+    S.nsListDoc = doc;
+    S.nsListCache = out;
+    return out;
   }
 
   function nsDetail(n) {
@@ -641,7 +663,7 @@
     const td = h('td', { colspan: 8 });
     const dl = h('dl');
     const add = (k, ...v) => dl.append(h('dt', null, k), h('dd', null, ...v));
-    add('held by', n.holders || 'nothing visible', n.nsfs ? h('span', null, ' · bind mount ', h('code', null, String(n.nsfs))) : null);
+    add('held by', n.holders || (members.length ? 'process' : 'nothing nsagent can see'), n.nsfs ? h('span', null, ' · bind mount ', h('code', null, String(n.nsfs))) : null);
     if (n.pns) add('parent', link({ view: 'namespaces', ns: n.pns }, String(n.pns)));
     if (n.ons) add('owner (user ns)', link({ view: 'namespaces', ns: n.ons }, String(n.ons)));
     if (n.netnsid != null && n.netnsid !== '') add('netnsid', String(n.netnsid));
@@ -982,6 +1004,10 @@
       navigate(u.search, true);
     });
     window.addEventListener('popstate', () => navigate(location.search, false));
+    document.addEventListener('visibilitychange', () => {
+      if (document.hidden) clearTimeout(timer);
+      else if (!S.paused && S.refreshSec > 0) update();
+    });
     S.nsScroll = S.ctScroll = S.cgScroll = true;
     renderView();
     update();
