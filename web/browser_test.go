@@ -30,7 +30,7 @@ func TestBrowserLoads(t *testing.T) {
 	}
 	for _, v := range []struct{ name, ready string }{
 		{"namespaces", `document.querySelectorAll('#nstable tr.nsrow').length > 20`},
-		{"containers", `document.querySelector('#ctlist').children.length > 0`},
+		{"containers", `document.querySelector('#ctlist .card') ? !/n\/a/.test(document.querySelector('#ctlist .card .meter[aria-label="memory"] .mtext').textContent) : document.querySelector('#ctlist').children.length > 0`},
 		{"cgroups", `document.querySelectorAll('#cgtable tr.cgrow').length > 0`},
 		{"tree", `document.querySelectorAll('#tree .row').length > 10`},
 	} {
@@ -41,6 +41,7 @@ func TestBrowserLoads(t *testing.T) {
 		if !visible {
 			t.Errorf("%s tab: view not shown or URL not updated", v.name)
 		}
+		b.screenshot(t, "view-"+v.name+".png")
 	}
 	// Every namespace of the nested document has its row.
 	var rows, want int

@@ -704,7 +704,7 @@
     const pct = limit ? Math.min(100, (used / limit) * 100) : 0;
     const fill = h('span', { class: 'fill' + (pct >= 90 ? ' hot' : pct >= 70 ? ' warm' : '') });
     fill.style.width = pct.toFixed(1) + '%';
-    const text = used == null ? 'n/a' : fmt(used) + ' / ' + (limit ? fmt(limit) : 'no limit') + (limit ? ' (' + pct.toFixed(0) + '%)' : '');
+    const text = used == null ? (label === 'cpu' ? 'measuring… / ' + (limit ? fmt(limit) : 'no limit') : 'n/a') : fmt(used) + ' / ' + (limit ? fmt(limit) : 'no limit') + (limit ? ' (' + pct.toFixed(0) + '%)' : '');
     return h('div', { class: 'meter', title: label + ': ' + text, role: 'meter', 'aria-label': label,
       'aria-valuemin': 0, 'aria-valuemax': limit || 0, 'aria-valuenow': used || 0 },
       h('span', { class: 'mlabel' }, label), h('span', { class: 'track' + (limit ? '' : ' nolimit') }, fill), h('span', { class: 'mtext' }, text));
