@@ -64,9 +64,9 @@ func initNetwork(c *initConfig) error {
 type noneNetwork struct{}
 
 func (noneNetwork) Prepare(*Config, *State) error { return nil }
-func (noneNetwork) Parent(int, *State) error       { return nil }
-func (noneNetwork) Release(*State) error           { return nil }
-func (noneNetwork) Init(*Config) error             { return loUp() }
+func (noneNetwork) Parent(int, *State) error      { return nil }
+func (noneNetwork) Release(*State) error          { return nil }
+func (noneNetwork) Init(*Config) error            { return loUp() }
 
 func loUp() error {
 	lo, err := netlink.LinkByName("lo")
@@ -83,9 +83,9 @@ func loUp() error {
 type hostNetwork struct{}
 
 func (hostNetwork) Prepare(*Config, *State) error { return nil }
-func (hostNetwork) Parent(int, *State) error       { return nil }
-func (hostNetwork) Release(*State) error           { return nil }
-func (hostNetwork) Init(*Config) error             { return nil }
+func (hostNetwork) Parent(int, *State) error      { return nil }
+func (hostNetwork) Release(*State) error          { return nil }
+func (hostNetwork) Init(*Config) error            { return nil }
 
 // NetnsDir is where `ip netns add` keeps named network namespaces.
 var NetnsDir = "/run/netns"
