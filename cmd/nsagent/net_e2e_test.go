@@ -27,7 +27,7 @@ func newNetE2E(t *testing.T) (*e2e, testutil.HostNet) {
 	for _, c := range []string{"ip", "nft", "iptables-save"} {
 		testutil.RequireCommand(t, c)
 	}
-	before := testutil.SnapshotHostNet(t)
+	before := testutil.SnapshotHostNet(t, e.env.Bridge)
 	stateBefore := testutil.DirListing(e.env.StateDir)
 	// Registered after newE2E's clean-up, so it runs before it: the
 	// host must be restored by nsagent itself, not by the test's rm -f.
@@ -44,7 +44,7 @@ func newNetE2E(t *testing.T) (*e2e, testutil.HostNet) {
 // rules, and the state directory, are as before.
 func (e *e2e) assertNetRestored(before testutil.HostNet, stateBefore []string) {
 	e.t.Helper()
-	after := testutil.SnapshotHostNet(e.t)
+	after := testutil.SnapshotHostNet(e.t, e.env.Bridge)
 	if d := before.Diff(after); d != "" {
 		e.t.Errorf("host network state changed:\n%s", d)
 	}

@@ -13,43 +13,106 @@ import (
 )
 
 // HostNet is a snapshot of the host's network configuration as the tools
-// print it (`ip -j link`, `ip -j addr`, `ip -j route`, `nft list ruleset`,
-// `iptables-save`, ip_forward), normalised so that two snapshots of an
-// unchanged host are equal: counters, timestamps and address lifetimes
-// are dropped. Links whose names match Ignore (other tests' and Docker's
-// container veths, which come and go on a shared host) are left out.
+// print it (`ip -j link`, `ip -j addr`, `ip -j route`, `nft -j list
+// ruleset`, `iptables-save`, ip_forward), one line per object, normalised
+// so that two snapshots of an unchanged host are equal: counters,
+// handles, timestamps and address lifetimes are dropped.
+//
+// The host is shared with other tests and helpers, so what is plainly
+// theirs is left out: Docker's container veths and user bridges, docker0's
+// carrier, outside-host veths (nsout*), and the bridges, veths, nftables
+// tables and DOCKER-USER rules of nsagent test bridges other than the
+// test's own (mine).
 type HostNet struct {
 	Links, Addrs, Routes []string
-	Nft, Iptables        string
+	Nft, Iptables        []string
 	Forwarding           string
 }
 
-// ignoredLink matches links a parallel test or container may create;
-// docker0's carrier (flags, operstate) is ignored for the same reason.
-var ignoredLink = regexp.MustCompile(`^(veth|br-)`)
+var (
+	// othersLink is never compared: containers' veths, Docker's user
+	// bridges, outside hosts' veths.
+	othersLink = regexp.MustCompile(`^(veth|br-|nsout)`)
+	// testBridge matches the bridges nsagent tests and benchmarks make.
+	testBridge = regexp.MustCompile(`^(nsat|nsbt|nsab)[0-9a-f]*$`)
+	commentRe  = regexp.MustCompile(`nsagent:([A-Za-z0-9_.-]+)`)
+)
 
-// SnapshotHostNet takes a HostNet snapshot.
-func SnapshotHostNet(t testing.TB) HostNet {
+// SnapshotHostNet takes a HostNet snapshot; mine are the test's own
+// bridges.
+func SnapshotHostNet(t testing.TB, mine ...string) HostNet {
 	t.Helper()
-	var h HostNet
-	h.Links = ipJSON(t, "link")
-	h.Addrs = ipJSON(t, "addr")
-	h.Routes = ipJSON(t, "route")
-	counters := regexp.MustCompile(`(packets|bytes) \d+`)
-	h.Nft = counters.ReplaceAllString(Run(t, "nft", "list", "ruleset"), "$1 N")
-	var ipt []string
-	for _, l := range strings.Split(Run(t, "iptables-save"), "\n") {
-		if !strings.HasPrefix(l, "#") {
-			ipt = append(ipt, regexp.MustCompile(`\[\d+:\d+\]`).ReplaceAllString(l, "[N:N]"))
-		}
+	own := map[string]bool{}
+	for _, m := range mine {
+		own[m] = true
 	}
-	h.Iptables = strings.Join(ipt, "\n")
+	foreignBridge := func(b string) bool { return testBridge.MatchString(b) && !own[b] }
+	foreignLink := func(it map[string]any) bool {
+		name, _ := it["ifname"].(string)
+		if name == "" {
+			name, _ = it["dev"].(string)
+		}
+		master, _ := it["master"].(string)
+		return othersLink.MatchString(name) || foreignBridge(name) ||
+			(strings.HasPrefix(name, "nsv") && foreignBridge(master))
+	}
+	var h HostNet
+	h.Links = ipJSON(t, "link", foreignLink)
+	h.Addrs = ipJSON(t, "addr", foreignLink)
+	h.Routes = ipJSON(t, "route", foreignLink)
+
+	out, err := exec.Command("nft", "-j", "list", "ruleset").Output()
+	if err != nil {
+		t.Fatalf("nft -j list ruleset: %v", err)
+	}
+	var rs struct {
+		Nftables []map[string]map[string]any `json:"nftables"`
+	}
+	if err := json.Unmarshal(out, &rs); err != nil {
+		t.Fatalf("nft -j list ruleset: %v", err)
+	}
+	for _, item := range rs.Nftables {
+		if _, ok := item["metainfo"]; ok {
+			continue
+		}
+		skip := false
+		for kind, obj := range item {
+			table, _ := obj["table"].(string)
+			if kind == "table" {
+				table, _ = obj["name"].(string)
+			}
+			if b, ok := strings.CutPrefix(table, "nsagent-"); ok && foreignBridge(b) {
+				skip = true
+			}
+			if c, _ := obj["comment"].(string); strings.HasPrefix(c, "nsagent:") && foreignBridge(strings.TrimPrefix(c, "nsagent:")) {
+				skip = true
+			}
+			delete(obj, "handle")
+		}
+		if skip {
+			continue
+		}
+		b, _ := json.Marshal(item)
+		h.Nft = append(h.Nft, counterRe.ReplaceAllString(string(b), `"counter":{}`))
+	}
+	for _, l := range strings.Split(Run(t, "iptables-save"), "\n") {
+		if strings.HasPrefix(l, "#") {
+			continue
+		}
+		if m := commentRe.FindStringSubmatch(l); m != nil && foreignBridge(m[1]) {
+			continue
+		}
+		h.Iptables = append(h.Iptables, regexp.MustCompile(`\[\d+:\d+\]`).ReplaceAllString(l, "[N:N]"))
+	}
 	b, _ := os.ReadFile("/proc/sys/net/ipv4/ip_forward")
 	h.Forwarding = strings.TrimSpace(string(b))
 	return h
 }
 
-func ipJSON(t testing.TB, obj string) []string {
+// counterRe matches a counter as json.Marshal writes it (keys sorted).
+var counterRe = regexp.MustCompile(`"counter":\{"bytes":\d+,"packets":\d+\}`)
+
+func ipJSON(t testing.TB, obj string, skip func(map[string]any) bool) []string {
 	t.Helper()
 	out, err := exec.Command("ip", "-j", obj).Output()
 	if err != nil {
@@ -61,15 +124,15 @@ func ipJSON(t testing.TB, obj string) []string {
 	}
 	var lines []string
 	for _, it := range items {
+		if skip(it) {
+			continue
+		}
 		name, _ := it["ifname"].(string)
 		if name == "" {
 			name, _ = it["dev"].(string)
 		}
-		if ignoredLink.MatchString(name) {
-			continue
-		}
 		if name == "docker0" {
-			// Its carrier follows the containers other tests run.
+			// Its carrier follows the containers others run.
 			delete(it, "flags")
 			delete(it, "operstate")
 		}
@@ -112,12 +175,15 @@ func (h HostNet) Diff(o HostNet) string {
 	list("link", h.Links, o.Links)
 	list("addr", h.Addrs, o.Addrs)
 	list("route", h.Routes, o.Routes)
-	for _, x := range []struct{ what, a, c string }{{"nft", h.Nft, o.Nft}, {"iptables", h.Iptables, o.Iptables}} {
-		if x.a != x.c {
+	for _, x := range []struct {
+		what string
+		a, c []string
+	}{{"nft", h.Nft, o.Nft}, {"iptables", h.Iptables, o.Iptables}} {
+		if strings.Join(x.a, "\n") != strings.Join(x.c, "\n") {
 			n := b.Len()
-			list(x.what, strings.Split(x.a, "\n"), strings.Split(x.c, "\n"))
+			list(x.what, x.a, x.c)
 			if b.Len() == n {
-				fmt.Fprintf(&b, "%s: same lines, other order:\n%s\n", x.what, x.c)
+				fmt.Fprintf(&b, "%s: same lines, other order:\n%s\n", x.what, strings.Join(x.c, "\n"))
 			}
 		}
 	}

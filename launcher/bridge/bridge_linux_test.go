@@ -29,7 +29,7 @@ func testBridge(t *testing.T) (string, netip.Prefix) {
 
 func TestJoinLeaveRestoresHost(t *testing.T) {
 	br, subnet := testBridge(t)
-	before := testutil.SnapshotHostNet(t)
+	before := testutil.SnapshotHostNet(t, br)
 	s := Store{Dir: t.TempDir()}
 	t0 := time.Now()
 	a, err := s.Join(br, subnet, Allocation{ID: "a", Name: "a", Veth: "nsvta" + br[4:]}, nil)
@@ -45,6 +45,14 @@ func TestJoinLeaveRestoresHost(t *testing.T) {
 	warm := time.Since(t0)
 	if a.Addr.String() != subnet.Addr().Next().Next().String() || b.Addr != a.Addr.Next() {
 		t.Errorf("addresses %s %s, want the first two after the gateway of %s", a.Addr, b.Addr, subnet)
+	}
+	// The snapshot sees what a Join adds (else the final comparison would
+	// prove nothing).
+	during := before.Diff(testutil.SnapshotHostNet(t, br))
+	for _, want := range []string{`"ifname":"` + br + `"`, `"name":"` + TableName(br) + `"`, "nsagent:" + br} {
+		if !strings.Contains(during, want) {
+			t.Errorf("snapshot diff while joined lacks %s:\n%s", want, during)
+		}
 	}
 	ifc, err := net.InterfaceByName(br)
 	if err != nil {
@@ -87,7 +95,7 @@ func TestJoinLeaveRestoresHost(t *testing.T) {
 		t.Errorf("second leave: %v", err)
 	}
 	t.Logf("join: first %v, second %v; leave: not last %v, last %v", cold, warm, warmLeave, coldLeave)
-	if d := before.Diff(testutil.SnapshotHostNet(t)); d != "" {
+	if d := before.Diff(testutil.SnapshotHostNet(t, br)); d != "" {
 		t.Errorf("host changed:\n%s", d)
 	}
 	if l, _ := s.Bridges(); len(l) != 0 {
@@ -97,7 +105,7 @@ func TestJoinLeaveRestoresHost(t *testing.T) {
 
 func TestJoinConcurrentDistinct(t *testing.T) {
 	br, subnet := testBridge(t)
-	before := testutil.SnapshotHostNet(t)
+	before := testutil.SnapshotHostNet(t, br)
 	s := Store{Dir: t.TempDir()}
 	const n = 20
 	got := make([]netip.Addr, n)
@@ -137,14 +145,14 @@ func TestJoinConcurrentDistinct(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if d := before.Diff(testutil.SnapshotHostNet(t)); d != "" {
+	if d := before.Diff(testutil.SnapshotHostNet(t, br)); d != "" {
 		t.Errorf("host changed:\n%s", d)
 	}
 }
 
 func TestJoinRefusesOverlapAndLeavesNothing(t *testing.T) {
 	br, _ := testBridge(t)
-	before := testutil.SnapshotHostNet(t)
+	before := testutil.SnapshotHostNet(t, br)
 	s := Store{Dir: t.TempDir()}
 	// The host's default route's own subnet: every host has a connected
 	// route; take the first non-default one.
@@ -158,7 +166,7 @@ func TestJoinRefusesOverlapAndLeavesNothing(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "overlaps") {
 		t.Errorf("join on %s: %v, want an overlap error", p, err)
 	}
-	if d := before.Diff(testutil.SnapshotHostNet(t)); d != "" {
+	if d := before.Diff(testutil.SnapshotHostNet(t, br)); d != "" {
 		t.Errorf("host changed:\n%s", d)
 	}
 	if l, _ := s.Bridges(); len(l) != 0 {
