@@ -81,9 +81,10 @@ type Config struct {
 	UIDMap     []IDMap    `json:"uid_map,omitempty"`
 	GIDMap     []IDMap    `json:"gid_map,omitempty"`
 	Limits     Limits     `json:"limits"`
-	// Network names the network setup ("none" or "host" for now; the
-	// networking issue adds a bridge).
-	Network string `json:"network"`
+	// Network names the network setup: bridge, none, host or ns:NAME
+	// (see network.go); NetOptions are the bridge's choices.
+	Network    string     `json:"network"`
+	NetOptions NetOptions `json:"net_options,omitzero"`
 	// TTY gives the workload a new pty as its stdio.
 	TTY bool `json:"tty,omitempty"`
 	// Detach, AutoRemove are the -d and --rm lifecycle choices.
@@ -302,22 +303,6 @@ func checkNamespaces(c *Config) error {
 	}
 	if ns.User == NSNew && (len(c.UIDMap) == 0 || len(c.GIDMap) == 0) {
 		return errors.New("--userns needs uid and gid mappings")
-	}
-	return nil
-}
-
-func checkNetwork(c *Config) error {
-	switch c.Network {
-	case "none":
-		if c.Namespaces.Net == NSHost {
-			return errors.New("--net none needs a network namespace of its own")
-		}
-	case "host":
-		if c.Namespaces.Net != NSHost {
-			return errors.New("network host needs the host's network namespace")
-		}
-	default:
-		return fmt.Errorf("unknown network %q (want none or host)", c.Network)
 	}
 	return nil
 }

@@ -33,9 +33,11 @@
 // own thread and execve's. The socket is close-on-exec: EOF tells the
 // launcher the command runs.
 //
-// Networking and hardening plug in here: a Network (none and host now)
-// has a launcher-side Parent hook, an init-side Init hook and Release; a
-// hardening step is one more initStep.
+// Networking and hardening plug in here: a Network (bridge, the default;
+// none; host; ns:NAME) has launcher-side Prepare and Parent hooks, an
+// init-side Init hook (the init's first step) and Release; package bridge
+// holds the bridge's links, IPAM and nftables rules. A hardening step is
+// one more initStep.
 //
 // # Joining a running workload (exec)
 //

@@ -23,9 +23,12 @@ type initStep struct {
 }
 
 var initSteps = []initStep{
+	// network first: joining a named namespace opens /run/netns, which
+	// the root filesystem hides, and /sys is mounted for the namespace
+	// the init is in.
+	{"network", initNetwork},
 	{"rootfs", setupRootfs},
 	{"hostname", setHostname},
-	{"network", func(c *initConfig) error { return Networks[c.Network].Init(&c.Config) }},
 	{"console", setupConsole},
 }
 

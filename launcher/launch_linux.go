@@ -79,9 +79,9 @@ func (l *Launcher) Launch(cfg *Config, stdio Stdio) (_ *Workload, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, &Error{Code: ExitLaunchError, Err: err}
 	}
-	net, ok := Networks[cfg.Network]
-	if !ok {
-		return nil, launchErr(ExitLaunchError, "unknown network %q", cfg.Network)
+	net, err := l.network(cfg.Network)
+	if err != nil {
+		return nil, &Error{Code: ExitLaunchError, Err: err}
 	}
 	rootfs, err := l.resolveRootfs(cfg.Rootfs)
 	if err != nil {
@@ -124,6 +124,9 @@ func (l *Launcher) Launch(cfg *Config, stdio Stdio) (_ *Workload, err error) {
 	}()
 	if err := writeEtcFiles(l.Store.WorkloadDir(id), cfg); err != nil {
 		return nil, &Error{Code: ExitLaunchError, Err: err}
+	}
+	if err := net.Prepare(cfg, st); err != nil {
+		return nil, launchErr(ExitLaunchError, "network %s: %w", cfg.Network, err)
 	}
 	if cfg.Detach {
 		// A detached workload's output goes to a log (nsagent logs).

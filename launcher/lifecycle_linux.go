@@ -69,7 +69,7 @@ func (l *Launcher) removeState(st *State) error {
 	if err := l.killCgroup(st); err != nil {
 		errs = append(errs, err)
 	}
-	if n, ok := Networks[st.Network]; ok {
+	if n, err := l.network(st.Network); err == nil {
 		if err := n.Release(st); err != nil {
 			errs = append(errs, err)
 		}
@@ -113,6 +113,7 @@ type GCReport struct {
 	Workloads []string // ids whose state and cgroup were removed
 	Cgroups   []string // cgroup directories that had no workload
 	Cache     []string // half-unpacked root filesystems
+	Addresses []string // ids whose bridge addresses were released
 }
 
 // GC removes every leftover of workloads whose processes are gone: their
@@ -138,6 +139,11 @@ func (l *Launcher) GC() (GCReport, error) {
 			continue
 		}
 		rep.Workloads = append(rep.Workloads, st.ID)
+	}
+	if ids, err := l.gcNetworks(); err != nil {
+		errs = append(errs, err)
+	} else {
+		rep.Addresses = ids
 	}
 	cg, err := LoadCgroup(l.CgroupRoot, l.CgroupParent)
 	if err != nil {

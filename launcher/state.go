@@ -57,6 +57,7 @@ type State struct {
 	Namespaces Namespaces `json:"namespaces"`
 	Hostname   string     `json:"hostname,omitempty"`
 	Network    string     `json:"network"`
+	Net        *NetState  `json:"net,omitempty"`
 	Detached   bool       `json:"detached,omitempty"`
 	AutoRemove bool       `json:"auto_remove,omitempty"`
 	LogPath    string     `json:"log_path,omitempty"`

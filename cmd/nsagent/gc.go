@@ -19,6 +19,9 @@ func runGC(args []string) error {
 	for _, d := range rep.Cgroups {
 		fmt.Println("removed cgroup", d)
 	}
+	for _, id := range rep.Addresses {
+		fmt.Println("released bridge address of", id)
+	}
 	for _, d := range rep.Cache {
 		fmt.Println("removed partial unpacking", d)
 	}

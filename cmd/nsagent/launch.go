@@ -75,8 +75,11 @@ func runLaunch(args []string) error {
 	pids := fs.Int64("pids", 0, "maximum number of tasks")
 	fs.Int64Var(pids, "pids-limit", 0, "alias of --pids")
 	pidNS := fs.String("pid", "", "pid namespace: host or private")
-	netNS := fs.String("net", "none", "network: none (own namespace, lo only) or host")
-	fs.StringVar(netNS, "network", "none", "alias of --net")
+	netNS := fs.String("net", launcher.NetBridge, "network: bridge, none (own namespace, lo only), host, or ns:NAME (a namespace made by ip netns add)")
+	fs.StringVar(netNS, "network", launcher.NetBridge, "alias of --net")
+	bridgeName := fs.String("bridge", envOr("NSAGENT_BRIDGE", launcher.DefaultBridge), "bridge of --net bridge, made on first use (env NSAGENT_BRIDGE)")
+	subnet := fs.String("subnet", envOr("NSAGENT_SUBNET", launcher.DefaultSubnet), "IPv4 subnet of the bridge (env NSAGENT_SUBNET)")
+	publish := fs.StringArrayP("publish", "p", nil, "publish a port: HOSTPORT:PORT[/tcp|udp]")
 	utsNS := fs.String("uts", "", "UTS namespace: host or private")
 	ipcNS := fs.String("ipc", "", "IPC namespace: host or private")
 	cgNS := fs.String("cgroupns", "", "cgroup namespace: host or private")
@@ -138,6 +141,16 @@ func runLaunch(args []string) error {
 		}
 	}
 	cfg.Network = *netNS
+	if *netNS == launcher.NetBridge {
+		cfg.NetOptions = launcher.NetOptions{Bridge: *bridgeName, Subnet: *subnet}
+	}
+	for _, p := range *publish {
+		port, err := launcher.ParsePort(p)
+		if err != nil {
+			return bad(err)
+		}
+		cfg.NetOptions.Ports = append(cfg.NetOptions.Ports, port)
+	}
 	if *netNS == "host" {
 		cfg.Namespaces.Net = launcher.NSHost
 	}

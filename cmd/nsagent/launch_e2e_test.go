@@ -117,7 +117,7 @@ func (e *e2e) assertClean() {
 
 func TestLaunchIsolation(t *testing.T) {
 	e := newE2E(t)
-	r := e.run("", "launch", "--rm", "--hostname", "box", e.rootfs, "sh", "-c",
+	r := e.run("", "launch", "--rm", "--net", "none", "--hostname", "box", e.rootfs, "sh", "-c",
 		"ps -o pid,comm; echo host=$(hostname); cat /proc/self/cgroup; ip -o link; cat /etc/hostname; ls /dev")
 	if r.Code != 0 {
 		t.Fatalf("launch: %d %s", r.Code, r.Stderr)

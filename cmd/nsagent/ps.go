@@ -44,7 +44,7 @@ func runPs(args []string) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(shown)
 	}
-	fmt.Fprintf(w, "%-12s %-16s %7s %-14s %4s %-20s %-24s %-24s %s\n", "ID", "NAME", "PID", "STATUS", "EXIT", "CREATED", "COMMAND", "LIMITS", "CGROUP")
+	fmt.Fprintf(w, "%-12s %-16s %7s %-14s %4s %-20s %-24s %-24s %-28s %s\n", "ID", "NAME", "PID", "STATUS", "EXIT", "CREATED", "COMMAND", "LIMITS", "CGROUP", "NETWORK")
 	for _, st := range shown {
 		status := string(st.Status)
 		if st.OOMKilled {
@@ -58,8 +58,8 @@ func runPs(args []string) error {
 		if len(cmd) > 24 {
 			cmd = cmd[:21] + "..."
 		}
-		fmt.Fprintf(w, "%-12s %-16s %7d %-14s %4s %-20s %-24s %-24s %s\n", st.ID[:12], st.Name, st.Pid, status, exit,
-			st.Created.Local().Format(time.DateTime), cmd, limitsString(st.Limits), st.CgroupPath)
+		fmt.Fprintf(w, "%-12s %-16s %7d %-14s %4s %-20s %-24s %-24s %-28s %s\n", st.ID[:12], st.Name, st.Pid, status, exit,
+			st.Created.Local().Format(time.DateTime), cmd, limitsString(st.Limits), st.CgroupPath, networkString(st))
 	}
 	return nil
 }
@@ -79,4 +79,18 @@ func limitsString(l launcher.Limits) string {
 		return "-"
 	}
 	return strings.Join(parts, ",")
+}
+
+// networkString is the NETWORK column: the kind, and for a bridge the
+// workload's interface, address, bridge and published ports.
+func networkString(st *launcher.State) string {
+	n := st.Net
+	if n == nil || n.Bridge == "" {
+		return st.Network
+	}
+	s := fmt.Sprintf("%s %s=%s@%s", st.Network, n.Interface, n.Address, n.Bridge)
+	for _, p := range n.Ports {
+		s += " " + p.String()
+	}
+	return s
 }

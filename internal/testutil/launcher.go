@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -58,6 +59,9 @@ type LauncherEnv struct {
 	StateDir     string
 	CgroupParent string
 	CgroupRoot   string
+	// Bridge and Subnet are the test's own bridge network (never the
+	// user's nsagent0): nsat<random> on a random 10.2xx.y.0/24.
+	Bridge, Subnet string
 }
 
 // NewLauncherEnv makes a sandbox and registers a clean-up that removes
@@ -71,6 +75,8 @@ func NewLauncherEnv(t testing.TB) *LauncherEnv {
 		StateDir:     t.TempDir(),
 		CgroupParent: "/nsagent-test-" + hex.EncodeToString(b[:]),
 		CgroupRoot:   "/sys/fs/cgroup",
+		Bridge:       "nsat" + hex.EncodeToString(b[:]),
+		Subnet:       fmt.Sprintf("10.%d.%d.0/24", 200+int(b[0])%50, b[1]),
 	}
 	t.Cleanup(func() {
 		for _, d := range e.CgroupDirs() {
@@ -82,7 +88,8 @@ func NewLauncherEnv(t testing.TB) *LauncherEnv {
 
 // Env is the environment that points nsagent at the sandbox.
 func (e *LauncherEnv) Env() []string {
-	return append(os.Environ(), "NSAGENT_STATE_DIR="+e.StateDir, "NSAGENT_CGROUP_PARENT="+e.CgroupParent)
+	return append(os.Environ(), "NSAGENT_STATE_DIR="+e.StateDir, "NSAGENT_CGROUP_PARENT="+e.CgroupParent,
+		"NSAGENT_BRIDGE="+e.Bridge, "NSAGENT_SUBNET="+e.Subnet)
 }
 
 // CgroupDirs lists every directory under the sandbox's cgroup parent in

@@ -1,0 +1,250 @@
+package bridge
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+
+	"github.com/google/nftables"
+)
+
+// Hook runs under the network lock after a bridge's allocations changed
+// (the launcher rewrites the workloads' /etc/hosts with it).
+type Hook func(r *Record) error
+
+// Join allocates an address for a on bridge, setting the bridge up first
+// when no workload uses it: the link with the gateway address, the
+// nftables table, the DOCKER-USER accepts and IPv4 forwarding. It fails,
+// changing nothing, when subnet overlaps a route of the host, when the
+// bridge exists with another subnet or is not nsagent's, when a port is
+// already published, or when the pool is exhausted.
+func (s Store) Join(bridge string, subnet netip.Prefix, a Allocation, hook Hook) (_ Allocation, err error) {
+	unlock, err := s.Lock()
+	if err != nil {
+		return a, err
+	}
+	defer unlock()
+	r, err := s.Load(bridge)
+	if err != nil {
+		return a, err
+	}
+	if err := s.checkPorts(a.Ports); err != nil {
+		return a, err
+	}
+	if r != nil && r.Subnet != subnet {
+		return a, fmt.Errorf("bridge %s has subnet %s, not %s", bridge, r.Subnet, subnet)
+	}
+	if r != nil {
+		// A bridge removed behind nsagent's back comes back.
+		if _, ok, err := linkExists(bridge); err != nil {
+			return a, err
+		} else if !ok && len(r.Allocs) > 0 {
+			return a, fmt.Errorf("bridge %s is gone though workloads use it (run nsagent gc)", bridge)
+		} else if !ok {
+			r = nil
+		}
+	}
+	if r == nil {
+		if r, err = s.setUp(bridge, subnet); err != nil {
+			return a, err
+		}
+	}
+	mine := func(o Allocation) bool { return o.ID == a.ID }
+	if a.Addr, err = r.Allocate(a); err != nil {
+		// A bridge set up for this workload alone goes again.
+		return a, errors.Join(fmt.Errorf("bridge %s: %w", bridge, err), s.release(r, mine, nil))
+	}
+	if err := s.Save(r); err != nil {
+		return a, errors.Join(err, s.release(r, mine, nil))
+	}
+	if hook != nil {
+		if err := hook(r); err != nil {
+			return a, errors.Join(err, s.release(r, mine, nil))
+		}
+	}
+	return a, nil
+}
+
+func (s Store) checkPorts(ports []Port) error {
+	if len(ports) == 0 {
+		return nil
+	}
+	bridges, err := s.Bridges()
+	if err != nil {
+		return err
+	}
+	for _, b := range bridges {
+		r, err := s.Load(b)
+		if err != nil || r == nil {
+			continue
+		}
+		for _, o := range r.Allocs {
+			for _, op := range o.Ports {
+				for _, p := range ports {
+					if op.HostPort == p.HostPort && op.Proto == p.Proto {
+						return fmt.Errorf("host port %d/%s is already published by workload %s", p.HostPort, p.Proto, o.Name)
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// setUp makes the bridge and its rules and records them.
+func (s Store) setUp(bridge string, subnet netip.Prefix) (*Record, error) {
+	if _, ok, err := linkExists(bridge); err != nil {
+		return nil, err
+	} else if ok {
+		return nil, fmt.Errorf("a link named %s exists and is not a bridge nsagent made here (no record in %s)", bridge, s.Dir)
+	}
+	if err := CheckOverlap(subnet); err != nil {
+		return nil, err
+	}
+	r := &Record{Bridge: bridge, Subnet: subnet}
+	// The record goes first: a launcher killed half-way leaves something
+	// nsagent gc knows how to undo.
+	if err := s.Save(r); err != nil {
+		return nil, err
+	}
+	if err := createBridge(bridge, subnet, r.Gateway()); err != nil {
+		_ = s.Remove(bridge)
+		return nil, err
+	}
+	c, err := nftables.New()
+	if err == nil {
+		installRules(c, bridge, subnet)
+		r.DockerUser = addDockerUser(c, bridge)
+		err = c.Flush()
+	}
+	if err != nil {
+		err = fmt.Errorf("nftables rules for %s: %w", bridge, err)
+	}
+	if err == nil {
+		r.ForwardingEnabled, err = enableForwarding()
+	}
+	if err == nil {
+		err = s.Save(r)
+	}
+	if err != nil {
+		return nil, errors.Join(err, s.tearDown(r))
+	}
+	return r, nil
+}
+
+// tearDown removes what setUp made: the table, the DOCKER-USER rules, the
+// bridge, forwarding if nsagent turned it on, and the record.
+func (s Store) tearDown(r *Record) error {
+	var errs []error
+	for _, a := range r.Allocs {
+		errs = append(errs, Detach(a.Veth))
+	}
+	c, err := nftables.New()
+	if err == nil {
+		_ = deleteTable(c, r.Bridge)
+		err = c.Flush()
+		if err == nil {
+			// A second transaction: DOCKER-USER may be gone (dockerd
+			// stopped), which must not keep the table.
+			if err = removeDockerUser(c, r.Bridge); err == nil {
+				err = c.Flush()
+			}
+		}
+	}
+	if err != nil {
+		errs = append(errs, fmt.Errorf("remove nftables rules of %s: %w", r.Bridge, err))
+	}
+	errs = append(errs, deleteLink(r.Bridge))
+	if r.ForwardingEnabled {
+		errs = append(errs, disableForwarding())
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return s.Remove(r.Bridge)
+}
+
+// Leave releases id's address on bridge: its veth and published ports go,
+// and the bridge itself when id was its last workload. Leaving twice is
+// harmless.
+func (s Store) Leave(bridge, id string, hook Hook) error {
+	unlock, err := s.Lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	r, err := s.Load(bridge)
+	if err != nil || r == nil {
+		return err
+	}
+	return s.release(r, func(a Allocation) bool { return a.ID == id }, hook)
+}
+
+// release drops the allocations gone reports true for and tears the bridge
+// down when none is left.
+func (s Store) release(r *Record, gone func(Allocation) bool, hook Hook) error {
+	var errs []error
+	kept := r.Allocs[:0:0]
+	changed := false
+	for _, a := range r.Allocs {
+		if !gone(a) {
+			kept = append(kept, a)
+			continue
+		}
+		changed = true
+		errs = append(errs, Detach(a.Veth))
+		if len(a.Ports) > 0 {
+			errs = append(errs, Unpublish(r.Bridge, a.ID))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	r.Allocs = kept
+	if len(r.Allocs) == 0 {
+		return s.tearDown(r)
+	}
+	if !changed {
+		return nil
+	}
+	if err := s.Save(r); err != nil {
+		return err
+	}
+	if hook != nil {
+		return hook(r)
+	}
+	return nil
+}
+
+// GC releases, on every bridge recorded in the store, the addresses of
+// workloads alive reports false for, and tears down the bridges left
+// without workloads. It returns the ids released.
+func (s Store) GC(alive func(id string) bool, hook Hook) ([]string, error) {
+	unlock, err := s.Lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	bridges, err := s.Bridges()
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	var errs []error
+	for _, b := range bridges {
+		r, err := s.Load(b)
+		if err != nil || r == nil {
+			errs = append(errs, err)
+			continue
+		}
+		err = s.release(r, func(a Allocation) bool {
+			if alive(a.ID) {
+				return false
+			}
+			ids = append(ids, a.ID)
+			return true
+		}, hook)
+		errs = append(errs, err)
+	}
+	return ids, errors.Join(errs...)
+}

@@ -1,0 +1,175 @@
+package bridge
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/netip"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nsagent/nsagent/internal/testutil"
+)
+
+// testBridge is a bridge name and subnet of the test's own.
+func testBridge(t *testing.T) (string, netip.Prefix) {
+	t.Helper()
+	testutil.RequireRoot(t)
+	for _, c := range []string{"ip", "nft", "iptables-save"} {
+		testutil.RequireCommand(t, c)
+	}
+	b := make([]byte, 2)
+	_, _ = rand.Read(b)
+	return "nsbt" + hex.EncodeToString(b), netip.MustParsePrefix(fmt.Sprintf("10.%d.%d.0/24", 200+int(b[0])%50, b[1]))
+}
+
+func TestJoinLeaveRestoresHost(t *testing.T) {
+	br, subnet := testBridge(t)
+	before := testutil.SnapshotHostNet(t, br)
+	s := Store{Dir: t.TempDir()}
+	t0 := time.Now()
+	a, err := s.Join(br, subnet, Allocation{ID: "a", Name: "a", Veth: "nsvta" + br[4:]}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cold := time.Since(t0)
+	t0 = time.Now()
+	b, err := s.Join(br, subnet, Allocation{ID: "b", Name: "b", Veth: "nsvtb" + br[4:]}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	warm := time.Since(t0)
+	if a.Addr.String() != subnet.Addr().Next().Next().String() || b.Addr != a.Addr.Next() {
+		t.Errorf("addresses %s %s, want the first two after the gateway of %s", a.Addr, b.Addr, subnet)
+	}
+	// The snapshot sees what a Join adds (else the final comparison would
+	// prove nothing).
+	during := before.Diff(testutil.SnapshotHostNet(t, br))
+	for _, want := range []string{`"ifname":"` + br + `"`, `"name":"` + TableName(br) + `"`, "nsagent:" + br} {
+		if !strings.Contains(during, want) {
+			t.Errorf("snapshot diff while joined lacks %s:\n%s", want, during)
+		}
+	}
+	ifc, err := net.InterfaceByName(br)
+	if err != nil {
+		t.Fatalf("bridge %s: %v", br, err)
+	}
+	addrs, _ := ifc.Addrs()
+	if len(addrs) == 0 || !strings.HasPrefix(addrs[0].String(), subnet.Addr().Next().String()+"/24") {
+		t.Errorf("bridge addresses %v, want the gateway", addrs)
+	}
+	rules := testutil.Run(t, "nft", "list", "table", "ip", TableName(br))
+	for _, want := range []string{
+		fmt.Sprintf("ip saddr %s oifname != \"%s\"", subnet, br), "masquerade",
+		"ct state established,related", "ct status dnat", "drop",
+	} {
+		if !strings.Contains(rules, want) {
+			t.Errorf("table lacks %q:\n%s", want, rules)
+		}
+	}
+	if out, err := exec.Command("iptables", "-S", "DOCKER-USER").Output(); err == nil {
+		for _, want := range []string{"-A DOCKER-USER -i " + br, "-A DOCKER-USER -o " + br} {
+			if !strings.Contains(string(out), want) {
+				t.Errorf("DOCKER-USER lacks %q:\n%s", want, out)
+			}
+		}
+	}
+	t0 = time.Now()
+	if err := s.Leave(br, "a", nil); err != nil {
+		t.Fatal(err)
+	}
+	warmLeave := time.Since(t0)
+	if _, err := net.InterfaceByName(br); err != nil {
+		t.Errorf("bridge gone while b uses it: %v", err)
+	}
+	t0 = time.Now()
+	if err := s.Leave(br, "b", nil); err != nil {
+		t.Fatal(err)
+	}
+	coldLeave := time.Since(t0)
+	if err := s.Leave(br, "b", nil); err != nil {
+		t.Errorf("second leave: %v", err)
+	}
+	t.Logf("join: first %v, second %v; leave: not last %v, last %v", cold, warm, warmLeave, coldLeave)
+	if d := before.Diff(testutil.SnapshotHostNet(t, br)); d != "" {
+		t.Errorf("host changed:\n%s", d)
+	}
+	if l, _ := s.Bridges(); len(l) != 0 {
+		t.Errorf("records left: %v", l)
+	}
+}
+
+func TestJoinConcurrentDistinct(t *testing.T) {
+	br, subnet := testBridge(t)
+	before := testutil.SnapshotHostNet(t, br)
+	s := Store{Dir: t.TempDir()}
+	const n = 20
+	got := make([]netip.Addr, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := fmt.Sprintf("w%02d", i)
+			a, err := s.Join(br, subnet, Allocation{ID: id, Name: id, Veth: "nsvt" + id + br[4:]}, nil)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			got[i] = a.Addr
+		}()
+	}
+	wg.Wait()
+	seen := map[netip.Addr]bool{}
+	for _, a := range got {
+		if seen[a] {
+			t.Errorf("address %s handed out twice", a)
+		}
+		seen[a] = true
+	}
+	r, err := s.Load(br)
+	if err != nil || r == nil || len(r.Allocs) != n {
+		t.Fatalf("record: %v %+v", err, r)
+	}
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.Leave(br, fmt.Sprintf("w%02d", i), nil); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if d := before.Diff(testutil.SnapshotHostNet(t, br)); d != "" {
+		t.Errorf("host changed:\n%s", d)
+	}
+}
+
+func TestJoinRefusesOverlapAndLeavesNothing(t *testing.T) {
+	br, _ := testBridge(t)
+	before := testutil.SnapshotHostNet(t, br)
+	s := Store{Dir: t.TempDir()}
+	// The host's default route's own subnet: every host has a connected
+	// route; take the first non-default one.
+	out := testutil.Run(t, "ip", "-4", "route", "show", "scope", "link")
+	f := strings.Fields(out)
+	if len(f) == 0 {
+		t.Skip("no connected route")
+	}
+	p := netip.MustParsePrefix(f[0])
+	_, err := s.Join(br, p, Allocation{ID: "x", Veth: "nsvtx" + br[4:]}, nil)
+	if err == nil || !strings.Contains(err.Error(), "overlaps") {
+		t.Errorf("join on %s: %v, want an overlap error", p, err)
+	}
+	if d := before.Diff(testutil.SnapshotHostNet(t, br)); d != "" {
+		t.Errorf("host changed:\n%s", d)
+	}
+	if l, _ := s.Bridges(); len(l) != 0 {
+		t.Errorf("records left: %v", l)
+	}
+}

@@ -1,0 +1,198 @@
+package bridge
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// ErrOverlap is returned when a subnet overlaps a route of the host.
+var ErrOverlap = errors.New("subnet overlaps a route of the host")
+
+// CheckOverlap fails if subnet overlaps the destination of any IPv4 route
+// of the host's main table other than the default route: the bridge's own
+// route would shadow or be shadowed by it.
+func CheckOverlap(subnet netip.Prefix) error {
+	routes, err := netlink.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_TABLE)
+	if err != nil {
+		return fmt.Errorf("list routes: %w", err)
+	}
+	for _, r := range routes {
+		if r.Dst == nil {
+			continue
+		}
+		dst, ok := prefixOf(r.Dst)
+		if !ok || dst.Bits() == 0 {
+			continue
+		}
+		if dst.Overlaps(subnet) {
+			dev := ""
+			if l, err := netlink.LinkByIndex(r.LinkIndex); err == nil {
+				dev = " dev " + l.Attrs().Name
+			}
+			return fmt.Errorf("%w: %s overlaps %s%s", ErrOverlap, subnet, dst, dev)
+		}
+	}
+	return nil
+}
+
+func prefixOf(n *net.IPNet) (netip.Prefix, bool) {
+	a, ok := netip.AddrFromSlice(n.IP)
+	if !ok {
+		return netip.Prefix{}, false
+	}
+	ones, _ := n.Mask.Size()
+	return netip.PrefixFrom(a.Unmap(), ones), true
+}
+
+// linkExists reports whether a link of that name is in the host's
+// namespace.
+func linkExists(name string) (netlink.Link, bool, error) {
+	l, err := netlink.LinkByName(name)
+	var nf netlink.LinkNotFoundError
+	if errors.As(err, &nf) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("find link %s: %w", name, err)
+	}
+	return l, true, nil
+}
+
+// createBridge makes the bridge with the gateway address and brings it
+// up. Its MAC address is fixed at creation (random, locally administered)
+// so that it does not follow the lowest port's address as workloads come
+// and go, which would leave stale ARP entries in the workloads.
+func createBridge(name string, subnet netip.Prefix, gw netip.Addr) error {
+	mac := make(net.HardwareAddr, 6)
+	_, _ = rand.Read(mac)
+	mac[0] = mac[0]&^1 | 2
+	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name, HardwareAddr: mac, TxQLen: -1}}
+	if err := netlink.LinkAdd(br); err != nil {
+		return fmt.Errorf("create bridge %s: %w", name, err)
+	}
+	addr := &netlink.Addr{IPNet: &net.IPNet{IP: gw.AsSlice(), Mask: net.CIDRMask(subnet.Bits(), 32)}}
+	if err := netlink.AddrAdd(br, addr); err != nil {
+		_ = netlink.LinkDel(br)
+		return fmt.Errorf("address bridge %s: %w", name, err)
+	}
+	if err := netlink.LinkSetUp(br); err != nil {
+		_ = netlink.LinkDel(br)
+		return fmt.Errorf("set bridge %s up: %w", name, err)
+	}
+	return nil
+}
+
+// deleteLink removes a link of the host if it exists.
+func deleteLink(name string) error {
+	l, ok, err := linkExists(name)
+	if err != nil || !ok {
+		return err
+	}
+	if err := netlink.LinkDel(l); err != nil {
+		var nf netlink.LinkNotFoundError
+		if errors.As(err, &nf) || errors.Is(err, unix.ENODEV) {
+			return nil
+		}
+		return fmt.Errorf("delete link %s: %w", name, err)
+	}
+	return nil
+}
+
+// Attach gives the process pid's network namespace an interface ifname on
+// the bridge: a veth pair whose peer is created directly inside that
+// namespace (never visible in the host's), with addr, up, and a default
+// route via gw. The host end, veth, joins the bridge.
+func Attach(bridge, veth string, pid int, ifname string, addr netip.Addr, subnet netip.Prefix, gw netip.Addr) (err error) {
+	br, err := netlink.LinkByName(bridge)
+	if err != nil {
+		return fmt.Errorf("find bridge %s: %w", bridge, err)
+	}
+	ns, err := netns.GetFromPid(pid)
+	if err != nil {
+		return fmt.Errorf("open network namespace of %d: %w", pid, err)
+	}
+	defer ns.Close()
+	v := &netlink.Veth{
+		LinkAttrs:     netlink.LinkAttrs{Name: veth, MasterIndex: br.Attrs().Index, MTU: br.Attrs().MTU, TxQLen: -1},
+		PeerName:      ifname,
+		PeerNamespace: netlink.NsFd(ns),
+	}
+	if err := netlink.LinkAdd(v); err != nil {
+		return fmt.Errorf("create veth %s: %w", veth, err)
+	}
+	defer func() {
+		if err != nil {
+			_ = deleteLink(veth)
+		}
+	}()
+	host, err := netlink.LinkByName(veth)
+	if err != nil {
+		return fmt.Errorf("find veth %s: %w", veth, err)
+	}
+	if err := netlink.LinkSetMasterByIndex(host, br.Attrs().Index); err != nil {
+		return fmt.Errorf("attach %s to %s: %w", veth, bridge, err)
+	}
+	if err := netlink.LinkSetUp(host); err != nil {
+		return fmt.Errorf("set %s up: %w", veth, err)
+	}
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return fmt.Errorf("netlink in workload namespace: %w", err)
+	}
+	defer h.Close()
+	peer, err := h.LinkByName(ifname)
+	if err != nil {
+		return fmt.Errorf("find %s in workload: %w", ifname, err)
+	}
+	a := &netlink.Addr{IPNet: &net.IPNet{IP: addr.AsSlice(), Mask: net.CIDRMask(subnet.Bits(), 32)}}
+	if err := h.AddrAdd(peer, a); err != nil {
+		return fmt.Errorf("address %s in workload: %w", ifname, err)
+	}
+	if err := h.LinkSetUp(peer); err != nil {
+		return fmt.Errorf("set %s up in workload: %w", ifname, err)
+	}
+	route := &netlink.Route{LinkIndex: peer.Attrs().Index, Gw: gw.AsSlice()}
+	if err := h.RouteAdd(route); err != nil {
+		return fmt.Errorf("default route via %s in workload: %w", gw, err)
+	}
+	return nil
+}
+
+// Detach removes the host end of a workload's veth pair (and with it the
+// peer). A workload's namespace going away removes the pair too, but only
+// once the kernel's namespace clean-up runs; deleting it here makes the
+// host's links right when the workload's exit is recorded.
+func Detach(veth string) error { return deleteLink(veth) }
+
+const forwardSysctl = "/proc/sys/net/ipv4/ip_forward"
+
+// enableForwarding turns IPv4 forwarding on and reports whether it was off.
+func enableForwarding() (changed bool, err error) {
+	b, err := os.ReadFile(forwardSysctl)
+	if err != nil {
+		return false, fmt.Errorf("read ip_forward: %w", err)
+	}
+	if strings.TrimSpace(string(b)) == "1" {
+		return false, nil
+	}
+	if err := os.WriteFile(forwardSysctl, []byte("1\n"), 0o644); err != nil {
+		return false, fmt.Errorf("enable ip_forward: %w", err)
+	}
+	return true, nil
+}
+
+func disableForwarding() error {
+	if err := os.WriteFile(forwardSysctl, []byte("0\n"), 0o644); err != nil {
+		return fmt.Errorf("restore ip_forward: %w", err)
+	}
+	return nil
+}
