@@ -7,7 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"syscall"
@@ -32,19 +31,28 @@ type Launcher struct {
 	InitArgs []string
 }
 
-// Stdio is what the workload's fds 0, 1 and 2 are.
+// Stdio is what the workload's fds 0, 1 and 2 are; nil is /dev/null.
+// They are files, not readers and writers: the init inherits them as
+// they are, with no copying goroutine in the launcher.
 type Stdio struct {
-	Stdin          io.Reader
-	Stdout, Stderr io.Writer
+	Stdin          *os.File
+	Stdout, Stderr *os.File
 }
 
 // Workload is a started workload whose launcher waits for it.
 type Workload struct {
 	State *State
 	l     *Launcher
-	cmd   *exec.Cmd
+	// pid is the init, a child of this process until Wait reaps it (so
+	// the pid cannot be reused under a signal sent to it); 0 once reaped.
+	pid int
+	// pidfd pins the init for Signal, which may race with Wait reaping
+	// it: a signal never reaches a process that reused the pid.
+	pidfd int
 	cg    *Cgroup
-	net   Network
+	// sync and console are the launcher's ends of the init's sockets.
+	sync, console *os.File
+	net           Network
 	// Console is the master of the workload's pty (Config.TTY).
 	Console *os.File
 }
@@ -52,9 +60,12 @@ type Workload struct {
 // Cgroup is the workload's cgroup.
 func (w *Workload) Cgroup() *Cgroup { return w.cg }
 
-// syncMsg is one message on the init's sync socket.
+// syncMsg is one message on the init's sync socket. The launcher sends
+// the config and then "parent" once the network's Parent hook has run;
+// the init answers "exec" just before execve, or "error". EOF after
+// "exec" means the command runs (the socket is close-on-exec).
 type syncMsg struct {
-	Op   string `json:"op"` // init: "ready", "error"; launcher: "go"
+	Op   string `json:"op"`
 	Code int    `json:"code,omitempty"`
 	Msg  string `json:"msg,omitempty"`
 }
@@ -64,10 +75,17 @@ type initConfig struct {
 	Config
 	// Rootfs is resolved: a directory even when the user gave a tarball.
 	WorkloadDir string `json:"workload_dir"`
+	// CgroupFDs are the init's fds of the workload cgroup's cgroup.procs
+	// files, opened by the launcher and passed over the sync socket: the
+	// init moves itself in through them as its last step, after
+	// pivot_root has hidden the host's cgroupfs.
+	CgroupFDs []int `json:"-"`
+
+	sync *initSync // the init's end of the sync socket
 }
 
-// initFD is the fd number of the sync socket in the init: 3, the first of
-// exec.Cmd.ExtraFiles.
+// initFD is the fd number of the sync socket in the init: 3, the first
+// after stdio.
 const initFD = 3
 
 // Launch validates cfg, records the workload, creates its cgroup and
@@ -122,9 +140,6 @@ func (l *Launcher) Launch(cfg *Config, stdio Stdio) (_ *Workload, err error) {
 			w.destroy()
 		}
 	}()
-	if err := writeEtcFiles(l.Store.WorkloadDir(id), cfg); err != nil {
-		return nil, &Error{Code: ExitLaunchError, Err: err}
-	}
 	if cfg.Detach {
 		// A detached workload's output goes to a log (nsagent logs).
 		st.LogPath = filepath.Join(l.Store.WorkloadDir(id), "output.log")
@@ -135,16 +150,24 @@ func (l *Launcher) Launch(cfg *Config, stdio Stdio) (_ *Workload, err error) {
 		defer logf.Close()
 		stdio = Stdio{Stdout: logf, Stderr: logf}
 	}
+	ic := initConfig{Config: *cfg, WorkloadDir: l.Store.WorkloadDir(id)}
+	ic.Rootfs = rootfs
+	// The init is started first: its Go runtime starts up (the longest
+	// step of a launch) while this process writes the workload's files
+	// and makes its cgroup, and it waits for its config on the socket.
+	if err := w.fork(&ic, stdio); err != nil {
+		return nil, err
+	}
+	if err := writeEtcFiles(l.Store.WorkloadDir(id), cfg); err != nil {
+		return nil, &Error{Code: ExitLaunchError, Err: err}
+	}
 	cg, err := CreateCgroup(l.CgroupRoot, st.CgroupPath, cfg.Limits)
 	if err != nil {
 		return nil, &Error{Code: ExitLaunchError, Err: err}
 	}
 	w.cg = cg
 	st.CgroupMode = string(cg.Mode())
-
-	ic := initConfig{Config: *cfg, WorkloadDir: l.Store.WorkloadDir(id)}
-	ic.Rootfs = rootfs
-	if err := w.start(&ic, stdio); err != nil {
+	if err := w.run(&ic); err != nil {
 		return nil, err
 	}
 	return w, nil
@@ -169,108 +192,140 @@ func cloneFlags(ns Namespaces) uintptr {
 	return f
 }
 
-func (w *Workload) start(ic *initConfig, stdio Stdio) error {
+// fork starts the init in its new namespaces with stdio and the sync
+// (and console) socket; it then waits for its config.
+func (w *Workload) fork(ic *initConfig, stdio Stdio) error {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return launchErr(ExitLaunchError, "sync socket: %w", err)
 	}
-	parent := os.NewFile(uintptr(fds[0]), "init-sync")
+	w.sync = os.NewFile(uintptr(fds[0]), "init-sync")
 	child := os.NewFile(uintptr(fds[1]), "init-sync-child")
-	defer parent.Close()
-	extra := []*os.File{child}
+	defer child.Close()
+	std, err := stdioFiles(stdio)
+	if err != nil {
+		return launchErr(ExitLaunchError, "%w", err)
+	}
+	defer closeAll(std.opened)
+	files := []uintptr{std.fds[0], std.fds[1], std.fds[2], child.Fd()}
 	// The pty is made inside the workload (on its own devpts, so the
 	// terminal's name means something there); its master comes back over
 	// a second socket, as runc's console socket does.
-	var consoleParent *os.File
 	if ic.TTY {
 		cfds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
-			child.Close()
 			return launchErr(ExitLaunchError, "console socket: %w", err)
 		}
-		consoleParent = os.NewFile(uintptr(cfds[0]), "console")
-		defer consoleParent.Close()
+		w.console = os.NewFile(uintptr(cfds[0]), "console")
 		consoleChild := os.NewFile(uintptr(cfds[1]), "console-child")
 		defer consoleChild.Close()
-		extra = append(extra, consoleChild)
+		files = append(files, consoleChild.Fd())
 	}
 
 	self := w.l.Self
 	if self == "" {
 		self = "/proc/self/exe"
 	}
-	cmd := &exec.Cmd{
-		Path:       self,
-		Args:       append([]string{"nsagent"}, w.l.InitArgs...),
-		Env:        []string{},
-		Stdin:      stdio.Stdin,
-		Stdout:     stdio.Stdout,
-		Stderr:     stdio.Stderr,
-		ExtraFiles: extra,
-		SysProcAttr: &syscall.SysProcAttr{
-			Cloneflags: cloneFlags(ic.Namespaces),
-			// The workload dies with its launcher; gc then finds it dead.
-			Pdeathsig: syscall.SIGKILL,
-		},
+	sys := &syscall.SysProcAttr{
+		Cloneflags: cloneFlags(ic.Namespaces),
+		// The workload dies with its launcher; gc then finds it dead.
+		Pdeathsig: syscall.SIGKILL,
 	}
 	if ic.Namespaces.User == NSNew {
 		for _, m := range ic.UIDMap {
-			cmd.SysProcAttr.UidMappings = append(cmd.SysProcAttr.UidMappings, syscall.SysProcIDMap{ContainerID: m.ContainerID, HostID: m.HostID, Size: m.Size})
+			sys.UidMappings = append(sys.UidMappings, syscall.SysProcIDMap{ContainerID: m.ContainerID, HostID: m.HostID, Size: m.Size})
 		}
 		for _, m := range ic.GIDMap {
-			cmd.SysProcAttr.GidMappings = append(cmd.SysProcAttr.GidMappings, syscall.SysProcIDMap{ContainerID: m.ContainerID, HostID: m.HostID, Size: m.Size})
+			sys.GidMappings = append(sys.GidMappings, syscall.SysProcIDMap{ContainerID: m.ContainerID, HostID: m.HostID, Size: m.Size})
 		}
-		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
+		sys.GidMappingsEnableSetgroups = true
 	}
 	// Pdeathsig fires when the thread that forked the init exits, not the
 	// process: keep this goroutine on its thread for good.
 	runtime.LockOSThread()
-	if err := cmd.Start(); err != nil {
-		child.Close()
+	// syscall.ForkExec rather than os/exec: os.StartProcess first forks
+	// a throwaway child to probe pidfd support, one more process and
+	// scheduler round trip per launch for nothing the launcher uses.
+	// GOMAXPROCS=1 keeps the init's Go runtime to few threads: execve
+	// has to kill and wait for every one of them.
+	pid, err := syscall.ForkExec(self, append([]string{"nsagent"}, w.l.InitArgs...), &syscall.ProcAttr{
+		Env:   []string{"GOMAXPROCS=1"},
+		Files: files,
+		Sys:   sys,
+	})
+	if err != nil {
 		return launchErr(ExitLaunchError, "start init: %w", err)
 	}
-	child.Close()
-	w.cmd = cmd
-	st := w.State
-	st.Pid = cmd.Process.Pid
-	st.PidStart, _ = procStartTime(st.Pid)
+	w.pid = pid
+	if w.pidfd, err = unix.PidfdOpen(pid, 0); err != nil {
+		return w.initFailed(fmt.Errorf("pidfd of init: %w", err))
+	}
+	w.State.Pid = pid
+	w.State.PidStart, _ = procStartTime(pid)
+	return nil
+}
 
-	enc, dec := json.NewEncoder(parent), json.NewDecoder(parent)
+// run hands the init its config and the cgroup.procs fds, runs the
+// network's host side, and waits until the init has executed the
+// command.
+func (w *Workload) run(ic *initConfig) error {
+	defer w.sync.Close()
+	if w.console != nil {
+		defer w.console.Close()
+	}
+	procs, err := w.cg.openProcs()
+	if err != nil {
+		return launchErr(ExitLaunchError, "%w", err)
+	}
+	fds := make([]int, len(procs))
+	for i, f := range procs {
+		fds[i] = int(f.Fd())
+	}
+	err = unix.Sendmsg(int(w.sync.Fd()), []byte{0}, unix.UnixRights(fds...), nil, 0)
+	closeAll(procs)
+	if err != nil {
+		return w.initFailed(fmt.Errorf("send cgroup to init: %w", err))
+	}
+	st := w.State
+	enc, dec := json.NewEncoder(w.sync), json.NewDecoder(w.sync)
 	if err := enc.Encode(ic); err != nil {
-		return w.initFailed(dec, fmt.Errorf("send config to init: %w", err))
+		return w.initFailed(fmt.Errorf("send config to init: %w", err))
 	}
-	var msg syncMsg
-	if err := dec.Decode(&msg); err != nil {
-		return w.initFailed(dec, fmt.Errorf("init: %w", err))
-	}
-	if msg.Op != "ready" {
-		return &Error{Code: msg.Code, Err: errors.New(msg.Msg)}
-	}
-	if consoleParent != nil {
-		if w.Console, err = recvFD(consoleParent); err != nil {
-			return launchErr(ExitLaunchError, "receive pty: %w", err)
-		}
-	}
+	// The namespaces exist from the fork on: the network's host side is
+	// set up now, and the init waits for "parent" before its own
+	// network step.
 	if err := w.net.Parent(st.Pid, st); err != nil {
 		return launchErr(ExitLaunchError, "network %s: %w", ic.Network, err)
 	}
-	// The last sync before execve: the Go init ran so far outside the
-	// limited cgroup, so its runtime's memory and threads stay charged to
-	// the launcher's cgroup; from here on, everything is the workload's.
-	if err := w.cg.AddProc(st.Pid); err != nil {
-		return launchErr(ExitLaunchError, "%w", err)
+	if err := enc.Encode(syncMsg{Op: "parent"}); err != nil {
+		return w.initFailed(fmt.Errorf("init: %w", err))
 	}
-	if err := enc.Encode(syncMsg{Op: "go"}); err != nil {
-		return w.initFailed(dec, fmt.Errorf("start workload: %w", err))
+	execing := false
+	for {
+		var msg syncMsg
+		err := dec.Decode(&msg)
+		if errors.Is(err, io.EOF) && execing {
+			break // close-on-exec: execve succeeded
+		}
+		if errors.Is(err, io.EOF) {
+			return w.initFailed(errors.New("init exited before running the command"))
+		}
+		if err != nil {
+			return w.initFailed(fmt.Errorf("init: %w", err))
+		}
+		switch msg.Op {
+		case "exec":
+			execing = true
+			continue
+		case "error":
+			return &Error{Code: msg.Code, Err: errors.New(msg.Msg)}
+		}
+		return w.initFailed(fmt.Errorf("init: unexpected message %q", msg.Op))
 	}
-	msg = syncMsg{}
-	switch err := dec.Decode(&msg); {
-	case errors.Is(err, io.EOF):
-		// The socket is close-on-exec: EOF means execve succeeded.
-	case err != nil:
-		return w.initFailed(dec, fmt.Errorf("init: %w", err))
-	default:
-		return &Error{Code: msg.Code, Err: errors.New(msg.Msg)}
+	if w.console != nil {
+		if w.Console, err = recvFD(w.console); err != nil {
+			return launchErr(ExitLaunchError, "receive pty: %w", err)
+		}
 	}
 	st.Status = StatusRunning
 	if err := w.l.Store.Save(st); err != nil {
@@ -279,20 +334,61 @@ func (w *Workload) start(ic *initConfig, stdio Stdio) error {
 	return nil
 }
 
-// initFailed reports an init that died or broke the protocol.
-func (w *Workload) initFailed(_ *json.Decoder, err error) error {
-	if w.cmd != nil {
-		_ = w.cmd.Process.Kill()
-		if werr := w.cmd.Wait(); werr != nil {
-			err = fmt.Errorf("%w (init %v)", err, werr)
+// stdioSet is the init's fds 0-2 and the files opened to make them.
+type stdioSet struct {
+	fds    [3]uintptr
+	opened []*os.File
+}
+
+// stdioFiles turns Stdio into fds, /dev/null for the nil ones.
+func stdioFiles(s Stdio) (stdioSet, error) {
+	var set stdioSet
+	for i, f := range []*os.File{s.Stdin, s.Stdout, s.Stderr} {
+		if f == nil {
+			var err error
+			if f, err = os.OpenFile(os.DevNull, os.O_RDWR, 0); err != nil {
+				closeAll(set.opened)
+				return set, err
+			}
+			set.opened = append(set.opened, f)
 		}
-		w.cmd = nil
+		set.fds[i] = f.Fd()
+	}
+	return set, nil
+}
+
+func closeAll(fs []*os.File) {
+	for _, f := range fs {
+		f.Close()
+	}
+}
+
+// initFailed reports an init that died or broke the protocol.
+func (w *Workload) initFailed(err error) error {
+	if w.pid > 0 {
+		_ = unix.Kill(w.pid, unix.SIGKILL)
+		if ws, werr := w.reap(); werr == nil && ws.Signaled() && ws.Signal() != unix.SIGKILL {
+			err = fmt.Errorf("%w (init killed by %v)", err, ws.Signal())
+		} else if werr == nil && ws.Exited() {
+			err = fmt.Errorf("%w (init exit status %d)", err, ws.ExitStatus())
+		}
 	}
 	return &Error{Code: ExitLaunchError, Err: err}
 }
 
-// destroy removes all a failed launch made: the init, the cgroup, the
-// state entry.
+// reap waits for the init and forgets its pid.
+func (w *Workload) reap() (unix.WaitStatus, error) {
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(w.pid, &ws, 0, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		w.pid = 0
+		return ws, err
+	}
+}
+
 func recvFD(sock *os.File) (*os.File, error) {
 	buf, oob := make([]byte, 1), make([]byte, unix.CmsgSpace(4))
 	_, oobn, _, _, err := unix.Recvmsg(int(sock.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
@@ -310,13 +406,17 @@ func recvFD(sock *os.File) (*os.File, error) {
 	return os.NewFile(uintptr(fds[0]), "pty-master"), nil
 }
 
+// destroy removes all a failed launch made: the init, the cgroup, the
+// state entry.
 func (w *Workload) destroy() {
-	if w.Console != nil {
-		w.Console.Close()
+	for _, f := range []*os.File{w.Console, w.sync, w.console} {
+		if f != nil {
+			f.Close()
+		}
 	}
-	if w.cmd != nil {
-		_ = w.cmd.Process.Kill()
-		_ = w.cmd.Wait()
+	if w.pid > 0 {
+		_ = unix.Kill(w.pid, unix.SIGKILL)
+		_, _ = w.reap()
 	}
 	if w.cg != nil {
 		_ = w.cg.Delete()
@@ -342,27 +442,32 @@ type ExitStatus struct {
 
 // Signal sends sig to the workload's init.
 func (w *Workload) Signal(sig os.Signal) error {
-	return w.cmd.Process.Signal(sig)
+	s, ok := sig.(syscall.Signal)
+	if !ok {
+		return fmt.Errorf("signal %v: not a syscall signal", sig)
+	}
+	if err := unix.PidfdSendSignal(w.pidfd, s, nil, 0); err != nil {
+		if err == unix.ESRCH {
+			return os.ErrProcessDone
+		}
+		return err
+	}
+	return nil
 }
 
 // Wait waits for the workload to end, records its exit, and removes its
 // cgroup (and with AutoRemove its state).
 func (w *Workload) Wait() (ExitStatus, error) {
-	err := w.cmd.Wait()
 	var es ExitStatus
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		ws := ee.Sys().(syscall.WaitStatus)
-		if ws.Signaled() {
-			es.Signal = ws.Signal()
-			es.Code = 128 + int(es.Signal)
-		} else {
-			es.Code = ws.ExitStatus()
-		}
-	default:
-		return es, err
+	ws, err := w.reap()
+	if err != nil {
+		return es, fmt.Errorf("wait for workload: %w", err)
+	}
+	if ws.Signaled() {
+		es.Signal = ws.Signal()
+		es.Code = 128 + int(es.Signal)
+	} else {
+		es.Code = ws.ExitStatus()
 	}
 	if n, err := w.cg.OOMKills(); err == nil && n > 0 {
 		es.OOMKilled = true

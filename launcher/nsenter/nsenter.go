@@ -14,6 +14,10 @@
 //
 // Importing this package (for its side effect) is all a binary needs; it
 // requires cgo.
+//
+// `make build` links the binary statically (see the Makefile): a
+// dynamically linked cgo binary pays the dynamic loader and libc's
+// relocations on every start, and nsagent starts twice per launch.
 package nsenter
 
 /*

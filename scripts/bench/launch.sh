@@ -10,7 +10,7 @@ export PATH=$PATH:/usr/local/go/bin
 ROUNDS=${ROUNDS:-30}
 
 bin=bin/nsagent
-[ -x "$bin" ] || go build -o "$bin" ./cmd/nsagent
+[ -x "$bin" ] || go build -tags netgo,osusergo -ldflags=-extldflags=-static -o "$bin" ./cmd/nsagent
 work=$(mktemp -d /tmp/nsagent-bench-launch.XXXXXX)
 state=$work/state
 parent=/nsagent-bench-$$
