@@ -48,6 +48,18 @@
 // has a launcher-side Parent hook, an init-side Init hook and Release; a
 // hardening step is one more initStep.
 //
+// # User namespaces (--userns)
+//
+// With --userns=HOSTID:SIZE the workload's IDs 0..SIZE-1 are the host's
+// HOSTID.. (uid_map and gid_map written by the fork), and the init sets
+// its IDs to 0 in the new namespace before execve, or it would stay the
+// host's root — unmapped there — and lose every capability. Its root is
+// an unprivileged host user: it cannot create the mount points it needs
+// in, nor write to, a tree the host's root owns. So the root filesystem
+// must be owned by the mapped root (chown -R HOSTID:HOSTID, or an
+// idmapped copy) and reachable by it; Launch checks both before anything
+// is made and names the fix. nsagent does not shift a tree itself.
+//
 // # Joining a running workload (exec)
 //
 // setns(2) into a mount or user namespace is refused to a multi-threaded

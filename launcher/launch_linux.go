@@ -105,6 +105,9 @@ func (l *Launcher) Launch(cfg *Config, stdio Stdio) (_ *Workload, err error) {
 	if err != nil {
 		return nil, &Error{Code: ExitLaunchError, Err: err}
 	}
+	if err := checkUsernsRootfs(rootfs, cfg); err != nil {
+		return nil, &Error{Code: ExitLaunchError, Err: err}
+	}
 	for _, m := range cfg.Mounts {
 		if _, err := os.Stat(m.Source); err != nil {
 			return nil, launchErr(ExitLaunchError, "volume source %s: %w", m.Source, errors.Unwrap(err))
@@ -239,6 +242,10 @@ func (w *Workload) fork(ic *initConfig, stdio Stdio) error {
 			sys.GidMappings = append(sys.GidMappings, syscall.SysProcIDMap{ContainerID: m.ContainerID, HostID: m.HostID, Size: m.Size})
 		}
 		sys.GidMappingsEnableSetgroups = true
+		// Become root of the new namespace before execve: the forked
+		// child is still the host's root, which the namespace does not
+		// map, and execve would leave it with no capabilities there.
+		sys.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 	}
 	// Pdeathsig fires when the thread that forked the init exits, not the
 	// process: keep this goroutine on its thread for good.
@@ -500,6 +507,54 @@ func (w *Workload) finish(es ExitStatus) error {
 		err = nil // removed meanwhile (rm -f, gc): nothing to record
 	}
 	return errors.Join(append(errs, err)...)
+}
+
+// checkUsernsRootfs checks that a workload with a user namespace owns its
+// root filesystem: its root is an unprivileged host user (the mapping's
+// HostID), which can neither create the mount points the launcher needs
+// nor write anything in a tree the host's root owns. The tree must be
+// owned by the mapped root (chown -R HOSTID:HOSTID, as podman's and
+// docker's userns-remap storage does); nsagent does not shift it behind
+// the user's back.
+func checkUsernsRootfs(rootfs string, cfg *Config) error {
+	if cfg.Namespaces.User != NSNew {
+		return nil
+	}
+	root, ok := mapToHost(cfg.UIDMap, 0)
+	groot, gok := mapToHost(cfg.GIDMap, 0)
+	if !ok || !gok {
+		return errors.New("--userns: the mappings must map root (ID 0) in the workload")
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(rootfs, &st); err != nil {
+		return fmt.Errorf("root filesystem %s: %w", rootfs, err)
+	}
+	if int(st.Uid) != root || int(st.Gid) != groot {
+		return fmt.Errorf("--userns: root filesystem %s is owned by %d:%d, not by the workload's root %d:%d on the host (chown -R %d:%d it, or use a copy)",
+			rootfs, st.Uid, st.Gid, root, groot, root, groot)
+	}
+	// The init, already that user, binds the root filesystem by path.
+	for d := filepath.Dir(rootfs); ; d = filepath.Dir(d) {
+		if err := unix.Stat(d, &st); err != nil {
+			return fmt.Errorf("root filesystem %s: %w", rootfs, err)
+		}
+		if st.Mode&0o001 == 0 && !(int(st.Uid) == root && st.Mode&0o100 != 0) && !(int(st.Gid) == groot && st.Mode&0o010 != 0) {
+			return fmt.Errorf("--userns: root filesystem %s: %s (mode %o, %d:%d) cannot be searched by the workload's root %d on the host", rootfs, d, st.Mode&0o7777, st.Uid, st.Gid, root)
+		}
+		if d == "/" {
+			return nil
+		}
+	}
+}
+
+// mapToHost maps an ID inside a user namespace to the host.
+func mapToHost(m []IDMap, id int) (int, bool) {
+	for _, r := range m {
+		if id >= r.ContainerID && id < r.ContainerID+r.Size {
+			return r.HostID + id - r.ContainerID, true
+		}
+	}
+	return 0, false
 }
 
 // resolveRootfs returns the directory to pivot into: ROOTFS itself, or

@@ -67,7 +67,7 @@ void nsagent_nsenter(int argc, char **argv, char **envp) {
 	}
 
 	// 2. Open every namespace first, then join those that differ from ours.
-	int fds[NNS];
+	int fds[NNS], joined_user = 0;
 	for (size_t i = 0; i < NNS; i++) {
 		char path[64], self[64];
 		struct stat a, b;
@@ -85,6 +85,8 @@ void nsagent_nsenter(int argc, char **argv, char **envp) {
 	for (size_t i = 0; i < NNS; i++) {
 		if (fds[i] < 0)
 			continue;
+		if (nstypes[i].type == CLONE_NEWUSER)
+			joined_user = 1;
 		if (setns(fds[i], nstypes[i].type) < 0) {
 			char what[64];
 			snprintf(what, sizeof what, "join %s namespace", nstypes[i].name);
@@ -106,7 +108,9 @@ void nsagent_nsenter(int argc, char **argv, char **envp) {
 		if (user && *user) {
 			unsigned uid = 0, gid = 0;
 			sscanf(user, "%u:%u", &uid, &gid);
-			if (uid != 0 || gid != 0) {
+			// In a joined user namespace the host's root is unmapped
+			// there: become the namespace's IDs, root included.
+			if (uid != 0 || gid != 0 || joined_user) {
 				if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
 					die(125, "set user", errno);
 			}
