@@ -396,11 +396,15 @@ func (w *Workload) reap() (unix.WaitStatus, error) {
 	}
 }
 
+// recvFD receives one fd sent with one byte; EOF is an error.
 func recvFD(sock *os.File) (*os.File, error) {
 	buf, oob := make([]byte, 1), make([]byte, unix.CmsgSpace(4))
-	_, oobn, _, _, err := unix.Recvmsg(int(sock.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
+	n, oobn, _, _, err := unix.Recvmsg(int(sock.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
 	if err != nil {
 		return nil, err
+	}
+	if n == 0 {
+		return nil, io.EOF
 	}
 	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
 	if err != nil || len(msgs) != 1 {

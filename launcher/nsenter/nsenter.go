@@ -39,6 +39,10 @@ const (
 	EnvCwd = "_NSAGENT_NSENTER_CWD"
 	// EnvUser is UID:GID to run the command as.
 	EnvUser = "_NSAGENT_NSENTER_USER"
+	// EnvConsole is the fd of a unix socket (exec -t): the command gets
+	// a new pty made on the workload's own devpts, as its controlling
+	// terminal in a new session, and the master is sent over the socket.
+	EnvConsole = "_NSAGENT_NSENTER_CONSOLE"
 )
 
 // Marker is argv[1] of a process started to enter a workload; the
