@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -34,6 +35,22 @@ var initSteps = []initStep{
 		return Networks[c.Network].Init(&c.Config)
 	}},
 	{"console", setupConsole},
+	{"paths", maskPaths},
+	{"session", newSession},
+}
+
+// newSession puts a workload without a pty of its own in a new session,
+// so that it has no controlling terminal: the caller's terminal, if its
+// stdio is one, cannot be pushed input with TIOCSTI (which needs the
+// terminal to be the caller's controlling one, or CAP_SYS_ADMIN).
+func newSession(c *initConfig) error {
+	if c.TTY {
+		return nil // setupConsole made one around the new pty
+	}
+	if _, err := unix.Setsid(); err != nil {
+		return fmt.Errorf("setsid: %w", err)
+	}
+	return nil
 }
 
 // consoleFD is the console socket's fd in the init (with Config.TTY).
@@ -171,16 +188,16 @@ func Init() {
 			s.fail(ExitLaunchError, fmt.Errorf("working directory %s: %w", ic.Cwd, err))
 		}
 	}
-	if err := setUser(ic.UID, ic.GID); err != nil {
+	if err := confine(&ic, s); err != nil {
 		s.fail(ExitLaunchError, err)
-	}
-	if err := s.enc.Encode(syncMsg{Op: "exec"}); err != nil {
-		os.Exit(ExitLaunchError) // the launcher is gone
 	}
 	err = unix.Exec(path, ic.Args, env)
 	code = ExitCannotExecute
 	if errors.Is(err, unix.ENOENT) {
 		code = ExitNotFound
+	}
+	if errors.Is(err, unix.EPERM) && ic.SeccompProg != nil {
+		err = fmt.Errorf("%w: the seccomp profile %s refused execve", err, ic.SeccompMode())
 	}
 	s.fail(code, fmt.Errorf("exec %s: %w", ic.Args[0], err))
 }
@@ -205,6 +222,85 @@ func recvFDs(sock int) ([]int, error) {
 		fds = append(fds, f...)
 	}
 	return fds, nil
+}
+
+// confine drops what the command must not have, on this thread (execve
+// follows from it): the capabilities outside ic.Caps (bounding set,
+// inheritable and ambient cleared), the user, no_new_privs, and the
+// seccomp filter — installed last but one, so nothing the init still does
+// needs the profile's leave, the "exec" message being the last syscall
+// before execve. Without no_new_privs the filter needs CAP_SYS_ADMIN, so
+// then it goes in before the capabilities are dropped, as runc does.
+func confine(ic *initConfig, s *initSync) error {
+	keep := capMask(ic.Caps)
+	if !ic.NoNewPrivs {
+		if err := loadSeccomp(ic.SeccompProg); err != nil {
+			return err
+		}
+	}
+	last := lastCap()
+	for c := 0; c <= last; c++ {
+		if keep&(1<<uint(c)) != 0 {
+			continue
+		}
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil {
+			return fmt.Errorf("drop capability %d from the bounding set: %w", c, err)
+		}
+	}
+	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil && !errors.Is(err, unix.EINVAL) {
+		return fmt.Errorf("clear ambient capabilities: %w", err)
+	}
+	if err := setUser(ic.UID, ic.GID); err != nil {
+		return err
+	}
+	// Root keeps the set (and gets it again from the bounding set at
+	// execve); another user has none left after setresuid, as with
+	// docker. Nothing is inheritable.
+	if ic.UID == 0 {
+		// What nsagent itself lacks (a host may withhold some from
+		// everyone, CAP_SYS_RESOURCE here) it cannot pass on, even to
+		// --privileged.
+		hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+		var cur [2]unix.CapUserData
+		if err := unix.Capget(&hdr, &cur[0]); err != nil {
+			return fmt.Errorf("get capabilities: %w", err)
+		}
+		keep &= uint64(cur[0].Permitted) | uint64(cur[1].Permitted)<<32
+		data := [2]unix.CapUserData{
+			{Effective: uint32(keep), Permitted: uint32(keep)},
+			{Effective: uint32(keep >> 32), Permitted: uint32(keep >> 32)},
+		}
+		if err := unix.Capset(&hdr, &data[0]); err != nil {
+			return fmt.Errorf("set capabilities: %w", err)
+		}
+	}
+	if ic.NoNewPrivs {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return fmt.Errorf("no_new_privs: %w", err)
+		}
+	}
+	if err := s.enc.Encode(syncMsg{Op: "exec"}); err != nil {
+		os.Exit(ExitLaunchError) // the launcher is gone
+	}
+	if ic.NoNewPrivs {
+		if err := loadSeccomp(ic.SeccompProg); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lastCap is the highest capability the kernel knows.
+func lastCap() int {
+	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
+	if err != nil {
+		return len(capNames) - 1
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return len(capNames) - 1
+	}
+	return n
 }
 
 // setUser sets the workload's credentials on this thread only (raw

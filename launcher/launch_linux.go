@@ -80,9 +80,20 @@ type initConfig struct {
 	// init moves itself in through them as its last step, after
 	// pivot_root has hidden the host's cgroupfs.
 	CgroupFDs []int `json:"-"`
+	// Caps is the capability set the command keeps (bounding,
+	// permitted and effective for root; none are inheritable or
+	// ambient); NoNewPrivs sets no_new_privs; Seccomp is the BPF program
+	// to install right before execve (nil: unconfined).
+	Caps        []string `json:"caps"`
+	NoNewPrivs  bool     `json:"no_new_privs"`
+	SeccompProg []byte   `json:"seccomp_bpf,omitempty"`
 
 	sync *initSync // the init's end of the sync socket
 }
+
+// seccompFile is the workload's compiled seccomp program in its state
+// directory, for exec.
+const seccompFile = "seccomp.bpf"
 
 // initFD is the fd number of the sync socket in the init: 3, the first
 // after stdio.
@@ -108,6 +119,16 @@ func (l *Launcher) Launch(cfg *Config, stdio Stdio) (_ *Workload, err error) {
 	if err := checkUsernsRootfs(rootfs, cfg); err != nil {
 		return nil, &Error{Code: ExitLaunchError, Err: err}
 	}
+	// Confinement is settled before anything is made: a bad capability
+	// or profile leaves nothing behind.
+	caps, err := ResolveCaps(cfg.CapAdd, cfg.CapDrop, cfg.Privileged)
+	if err != nil {
+		return nil, &Error{Code: ExitLaunchError, Err: err}
+	}
+	prog, err := SeccompProgram(cfg.SeccompMode(), caps, filepath.Join(l.Store.Dir, cacheDirName))
+	if err != nil {
+		return nil, &Error{Code: ExitLaunchError, Err: err}
+	}
 	for _, m := range cfg.Mounts {
 		if _, err := os.Stat(m.Source); err != nil {
 			return nil, launchErr(ExitLaunchError, "volume source %s: %w", m.Source, errors.Unwrap(err))
@@ -126,7 +147,7 @@ func (l *Launcher) Launch(cfg *Config, stdio Stdio) (_ *Workload, err error) {
 		MonitorPid: os.Getpid(), Status: StatusCreated, Created: time.Now().UTC(),
 		Limits: cfg.Limits, CgroupPath: filepath.Join(l.CgroupParent, id),
 		Namespaces: cfg.Namespaces, Hostname: cfg.Hostname, Network: cfg.Network, Detached: cfg.Detach,
-		AutoRemove: cfg.AutoRemove, UID: cfg.UID, GID: cfg.GID, Cwd: cfg.Cwd, Env: cfg.Env,
+		AutoRemove: cfg.AutoRemove, UID: cfg.UID, GID: cfg.GID, Cwd: cfg.Cwd, Env: cfg.Env, Privileged: cfg.Privileged,
 	}
 	unlock, err := l.Store.Lock()
 	if err != nil {
@@ -153,8 +174,16 @@ func (l *Launcher) Launch(cfg *Config, stdio Stdio) (_ *Workload, err error) {
 		defer logf.Close()
 		stdio = Stdio{Stdout: logf, Stderr: logf}
 	}
-	ic := initConfig{Config: *cfg, WorkloadDir: l.Store.WorkloadDir(id)}
+	ic := initConfig{Config: *cfg, WorkloadDir: l.Store.WorkloadDir(id),
+		Caps: caps, NoNewPrivs: !cfg.Privileged && !cfg.NewPrivileges, SeccompProg: prog}
 	ic.Rootfs = rootfs
+	st.Seccomp, st.Caps, st.NoNewPrivs = cfg.SeccompMode(), caps, ic.NoNewPrivs
+	if prog != nil {
+		// exec installs the same filter (nsenter reads it from here).
+		if err := os.WriteFile(filepath.Join(ic.WorkloadDir, seccompFile), prog, 0o600); err != nil {
+			return nil, launchErr(ExitLaunchError, "%w", err)
+		}
+	}
 	// The init is started first: its Go runtime starts up (the longest
 	// step of a launch) while this process writes the workload's files
 	// and makes its cgroup, and it waits for its config on the socket.
