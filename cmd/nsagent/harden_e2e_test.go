@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -141,5 +142,31 @@ func TestSymlinkMountTargets(t *testing.T) {
 	if string(mountsBefore) != string(mountsAfter) {
 		t.Errorf("host mount table changed:\n%s", mountsAfter)
 	}
+	e.assertClean()
+}
+
+func TestPsShowsPosture(t *testing.T) {
+	e := newE2E(t)
+	if r := e.run("", "launch", "-d", "--name", "post", e.rootfs, "sleep", "60"); r.Code != 0 {
+		t.Fatalf("launch: %d %s", r.Code, r.Stderr)
+	}
+	r := e.run("", "ps", "-o", "json")
+	var got []struct {
+		Name     string `json:"name"`
+		Seccomp  string `json:"seccomp"`
+		Security *struct {
+			Seccomp    int    `json:"seccomp"`
+			NoNewPrivs bool   `json:"no_new_privs"`
+			CapEff     uint64 `json:"cap_eff"`
+		} `json:"security"`
+	}
+	if err := json.Unmarshal([]byte(r.Stdout), &got); err != nil || len(got) != 1 {
+		t.Fatalf("ps json: %v %s", err, r.Stdout)
+	}
+	g := got[0]
+	if g.Seccomp != "default" || g.Security == nil || g.Security.Seccomp != 2 || !g.Security.NoNewPrivs || g.Security.CapEff != 0xa80425fb {
+		t.Errorf("ps posture: %+v %+v", g, g.Security)
+	}
+	e.run("", "rm", "-f", "post")
 	e.assertClean()
 }
