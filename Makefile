@@ -3,12 +3,18 @@
 GO      ?= go
 BIN     := bin/nsagent
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -X main.version=$(VERSION)
+# Static: nsagent starts twice per launch (launcher and the workload's
+# init) and a dynamically linked cgo binary pays the loader each time
+# (launch CPU 79 ms dynamic vs 66 ms static in one paired run at load
+# ~25). netgo,osusergo keep glibc's NSS, which a static binary cannot
+# load, out of it.
+LDFLAGS := -X main.version=$(VERSION) -extldflags=-static
+TAGS    := netgo,osusergo
 
 .PHONY: build deps run test test-unit test-v2 bench lint fixtures clean
 
 build:
-	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/nsagent
+	$(GO) build -tags $(TAGS) -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/nsagent
 
 deps:
 	scripts/deps.sh

@@ -87,6 +87,17 @@ type Config struct {
 	NetOptions NetOptions `json:"net_options,omitzero"`
 	// TTY gives the workload a new pty as its stdio.
 	TTY bool `json:"tty,omitempty"`
+	// Seccomp is "default" (Docker's profile; the default when empty),
+	// "unconfined" or the path of a profile in Docker's JSON format.
+	Seccomp string `json:"seccomp,omitempty"`
+	// CapAdd and CapDrop adjust Docker's default capability set.
+	CapAdd  []string `json:"cap_add,omitempty"`
+	CapDrop []string `json:"cap_drop,omitempty"`
+	// Privileged opts out of all confinement: every capability, no
+	// seccomp filter, no masked paths, no no_new_privs.
+	Privileged bool `json:"privileged,omitempty"`
+	// NewPrivileges leaves no_new_privs off (it is on by default).
+	NewPrivileges bool `json:"new_privileges,omitempty"`
 	// Detach, AutoRemove are the -d and --rm lifecycle choices.
 	Detach     bool `json:"detach,omitempty"`
 	AutoRemove bool `json:"auto_remove,omitempty"`
@@ -185,6 +196,7 @@ var checks = []check{
 	checkNamespaces,
 	checkNetwork,
 	checkEnv,
+	checkSecurity,
 }
 
 // Validate checks c; the error is one line naming the problem.
@@ -314,4 +326,30 @@ func checkEnv(c *Config) error {
 		}
 	}
 	return nil
+}
+
+func checkSecurity(c *Config) error {
+	if _, err := ResolveCaps(c.CapAdd, c.CapDrop, c.Privileged); err != nil {
+		return err
+	}
+	switch c.Seccomp {
+	case "", SeccompDefault, SeccompUnconfined:
+	default:
+		if !filepath.IsAbs(c.Seccomp) {
+			return fmt.Errorf("--seccomp %q: want default, unconfined or an absolute path of a profile", c.Seccomp)
+		}
+	}
+	return nil
+}
+
+// SeccompMode is the seccomp mode the workload gets: --privileged
+// without an explicit profile is unconfined, as with docker.
+func (c *Config) SeccompMode() string {
+	switch {
+	case c.Seccomp != "":
+		return c.Seccomp
+	case c.Privileged:
+		return SeccompUnconfined
+	}
+	return SeccompDefault
 }

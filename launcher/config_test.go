@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/nsagent/nsagent/inventory"
 )
 
 func TestParseSize(t *testing.T) {
@@ -136,17 +138,40 @@ func TestWorkloadEnv(t *testing.T) {
 	}
 }
 
-func TestResources(t *testing.T) {
-	l := Limits{Memory: 4 << 20, CPUs: 0.5, Pids: 10}
-	r := v1Resources(l)
-	if *r.Memory.Limit != 4<<20 || *r.Memory.Swap != 8<<20 || *r.CPU.Quota != 50000 || *r.CPU.Period != 100000 || *r.Pids.Limit != 10 {
-		t.Errorf("v1 resources: %+v %+v %+v", r.Memory, r.CPU, r.Pids)
-	}
-	r2 := v2Resources(l)
-	if *r2.Memory.Max != 4<<20 || *r2.Memory.Swap != 4<<20 || r2.Pids.Max != 10 {
-		t.Errorf("v2 resources: %+v %+v", r2.Memory, r2.Pids)
-	}
-	if r := v1Resources(Limits{Memory: 4 << 20, MemorySwap: -1}); *r.Memory.Swap != -1 {
-		t.Errorf("unlimited swap: %d", *r.Memory.Swap)
+func TestLimitFiles(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		mode inventory.CgroupMode
+		l    Limits
+		want []cgroupFile
+	}{
+		{"none", inventory.CgroupHybrid, Limits{}, nil},
+		{"v1 all", inventory.CgroupLegacy, Limits{Memory: 4 << 20, CPUs: 0.5, Pids: 10}, []cgroupFile{
+			{"memory", "memory.limit_in_bytes", "4194304", false},
+			{"memory", "memory.memsw.limit_in_bytes", "8388608", true},
+			{"cpu", "cpu.cfs_period_us", "100000", false},
+			{"cpu", "cpu.cfs_quota_us", "50000", false},
+			{"pids", "pids.max", "10", false},
+		}},
+		{"v1 unlimited swap", inventory.CgroupHybrid, Limits{Memory: 4 << 20, MemorySwap: -1}, []cgroupFile{
+			{"memory", "memory.limit_in_bytes", "4194304", false},
+			{"memory", "memory.memsw.limit_in_bytes", "-1", false},
+		}},
+		{"v2 all", inventory.CgroupUnified, Limits{Memory: 4 << 20, CPUs: 1.5, Pids: 10}, []cgroupFile{
+			{"", "memory.max", "4194304", false},
+			{"", "memory.swap.max", "4194304", true},
+			{"", "cpu.max", "150000 100000", false},
+			{"", "pids.max", "10", false},
+		}},
+		{"v2 explicit swap", inventory.CgroupUnified, Limits{Memory: 4 << 20, MemorySwap: 6 << 20}, []cgroupFile{
+			{"", "memory.max", "4194304", false},
+			{"", "memory.swap.max", "2097152", false},
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := limitFiles(c.mode, c.l); !reflect.DeepEqual(got, c.want) {
+				t.Errorf("limitFiles:\n got %+v\nwant %+v", got, c.want)
+			}
+		})
 	}
 }

@@ -15,29 +15,52 @@
 // # How a workload starts (the re-exec init pattern)
 //
 // The launcher validates the Config (a list of check functions), records
-// the workload, creates its cgroup with containerd/cgroups (cgroup1 on a
-// v1 or hybrid host, cgroup2 on a unified one) and starts its own binary
-// again, via /proc/self/exe, as the hidden `nsagent init`, with clone
-// flags for the new PID, mount, UTS, IPC and network (and optionally
-// user) namespaces: the namespaces are made by the kernel while the child
-// is still single-threaded. The init gets its config over an inherited
-// socket (fd 3), runs its steps (initSteps: root filesystem and
-// pivot_root, hostname, network, console), finds the command, and reports
-// ready or a coded error (125 setup, 126 not executable, 127 not found)
-// over the same socket. The launcher then moves it into the workload's
-// cgroup — the last sync before execve — so the Go init's runtime memory
-// and threads stay charged where they were made (the launcher's cgroup):
-// that is what lets `--mem 4M` run an interactive shell, and v1 does not
-// apply pids.max to a moved process. The init then unshares its cgroup
-// namespace (so its cgroup is the namespace's root), sets its user on its
-// own thread and execve's. The socket is close-on-exec: EOF tells the
-// launcher the command runs.
+// the workload and starts its own binary again, via /proc/self/exe, as
+// the hidden `nsagent init`, with clone flags for the new PID, mount,
+// UTS, IPC and network (and optionally user) namespaces: the namespaces
+// are made by the kernel while the child is still single-threaded. The
+// init is started before the launcher writes the workload's files and
+// makes its cgroup, so that its Go runtime's start (the longest step of
+// a launch) overlaps that work. The launcher then sends over the
+// inherited socket (fd 3) the fds of the cgroup's cgroup.procs files and
+// the config, runs the network's host side (Network.Parent) and says
+// "parent". The init runs its steps (initSteps: root filesystem and
+// pivot_root, hostname, network — after "parent" —, console), finds the
+// command, and as its very last steps writes itself into the workload's
+// cgroup through the fds it was given, unshares its cgroup namespace (so
+// its cgroup is the namespace's root), sets its user on its own thread,
+// says "exec" and execve's; any failure is sent back as a coded error
+// (125 setup, 126 not executable, 127 not found). The socket is
+// close-on-exec: "exec" then EOF tells the launcher the command runs.
+// There is no round trip between "ready" and "go": each one is a
+// scheduler hand-off, which on a busy machine costs more than the work.
+//
+// Joining the cgroup last means the Go init's runtime memory and threads
+// stay charged where they were made (the launcher's cgroup): that is
+// what lets `--mem 4M` run an interactive shell, and v1 does not apply
+// pids.max to a moved process.
+//
+// The cgroup is written directly (cgroup_linux.go says why not through
+// containerd/cgroups), and the binary is linked statically (Makefile):
+// both cut what every start of the binary pays, twice per launch.
 //
 // Networking and hardening plug in here: a Network (bridge, the default;
 // none; host; ns:NAME) has launcher-side Prepare and Parent hooks, an
 // init-side Init hook (the init's first step) and Release; package bridge
 // holds the bridge's links, IPAM and nftables rules. A hardening step is
 // one more initStep.
+//
+// # User namespaces (--userns)
+//
+// With --userns=HOSTID:SIZE the workload's IDs 0..SIZE-1 are the host's
+// HOSTID.. (uid_map and gid_map written by the fork), and the init sets
+// its IDs to 0 in the new namespace before execve, or it would stay the
+// host's root — unmapped there — and lose every capability. Its root is
+// an unprivileged host user: it cannot create the mount points it needs
+// in, nor write to, a tree the host's root owns. So the root filesystem
+// must be owned by the mapped root (chown -R HOSTID:HOSTID, or an
+// idmapped copy) and reachable by it; Launch checks both before anything
+// is made and names the fix. nsagent does not shift a tree itself.
 //
 // # Joining a running workload (exec)
 //

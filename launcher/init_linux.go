@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -29,7 +31,27 @@ var initSteps = []initStep{
 	{"network", initNetwork},
 	{"rootfs", setupRootfs},
 	{"hostname", setHostname},
+	// The launcher's side of the network (Parent: the bridge's veth into
+	// this namespace) runs while the init sets up its root; the command
+	// must not start before it is done.
+	{"parent", func(c *initConfig) error { return c.sync.expect("parent") }},
 	{"console", setupConsole},
+	{"paths", maskPaths},
+	{"session", newSession},
+}
+
+// newSession puts a workload without a pty of its own in a new session,
+// so that it has no controlling terminal: the caller's terminal, if its
+// stdio is one, cannot be pushed input with TIOCSTI (which needs the
+// terminal to be the caller's controlling one, or CAP_SYS_ADMIN).
+func newSession(c *initConfig) error {
+	if c.TTY {
+		return nil // setupConsole made one around the new pty
+	}
+	if _, err := unix.Setsid(); err != nil {
+		return fmt.Errorf("setsid: %w", err)
+	}
+	return nil
 }
 
 // consoleFD is the console socket's fd in the init (with Config.TTY).
@@ -80,70 +102,206 @@ func setupConsole(c *initConfig) error {
 	return unix.Close(t)
 }
 
+// initSync is the init's end of the sync socket.
+type initSync struct {
+	enc *json.Encoder
+	dec *json.Decoder
+}
+
+// expect reads the launcher's next message, which must be op.
+func (s *initSync) expect(op string) error {
+	var msg syncMsg
+	if err := s.dec.Decode(&msg); err != nil {
+		return fmt.Errorf("wait for launcher: %w", err)
+	}
+	if msg.Op != op {
+		return fmt.Errorf("launcher sent %q, want %q", msg.Op, op)
+	}
+	return nil
+}
+
+// fail reports err to the launcher and exits with code.
+func (s *initSync) fail(code int, err error) {
+	_ = s.enc.Encode(syncMsg{Op: "error", Code: code, Msg: err.Error()})
+	os.Exit(code)
+}
+
 // Init is the workload's init: the launcher re-executes its own binary
 // with the hidden `init` command, which calls this. It runs in the new
 // namespaces (made by the clone flags of the launcher's fork, so the
 // process was single-threaded when they were made), reads its config from
-// fd 3, sets the workload up, reports ready, waits for the launcher to
-// move it into the workload's cgroup and then executes the command. Any
-// failure goes back over fd 3 as a message and an exit status. Init does
-// not return.
+// fd 3, sets the workload up, moves itself into the workload's cgroup
+// through the cgroup.procs fds it inherited, says "exec" and executes the
+// command. Any failure goes back over fd 3 as a message and an exit
+// status. Init does not return.
 //
 // The caller must have locked the main goroutine to the main thread in an
 // init function (runtime.LockOSThread): the credentials, the cgroup
 // namespace and the parent-death signal are set on this thread alone and
 // carried by execve.
 func Init() {
+	// Whatever the init inherited beyond stdio (the sync and console
+	// sockets, the cgroup.procs fds) must not reach the workload.
+	_ = unix.CloseRange(initFD, math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC)
 	sock := os.NewFile(initFD, "init-sync")
-	unix.CloseOnExec(initFD)
-	enc, dec := json.NewEncoder(sock), json.NewDecoder(sock)
-	fail := func(code int, err error) {
-		_ = enc.Encode(syncMsg{Op: "error", Code: code, Msg: err.Error()})
-		os.Exit(code)
+	s := &initSync{enc: json.NewEncoder(sock), dec: json.NewDecoder(sock)}
+	// First the cgroup.procs fds (one byte carrying them), then the
+	// config as JSON.
+	cgfds, err := recvFDs(initFD)
+	if err != nil {
+		s.fail(ExitLaunchError, fmt.Errorf("init: receive cgroup: %w", err))
 	}
 	var ic initConfig
-	if err := dec.Decode(&ic); err != nil {
-		fail(ExitLaunchError, fmt.Errorf("init: read config: %w", err))
+	if err := s.dec.Decode(&ic); err != nil {
+		s.fail(ExitLaunchError, fmt.Errorf("init: read config: %w", err))
 	}
+	ic.sync, ic.CgroupFDs = s, cgfds
 	_ = unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
-	for _, s := range initSteps {
-		if err := s.run(&ic); err != nil {
-			fail(ExitLaunchError, fmt.Errorf("%s: %w", s.name, err))
+	for _, st := range initSteps {
+		if err := st.run(&ic); err != nil {
+			s.fail(ExitLaunchError, fmt.Errorf("%s: %w", st.name, err))
 		}
 	}
 	env := workloadEnv(&ic.Config)
 	path, code, err := lookPath(ic.Args[0], env)
 	if err != nil {
-		fail(code, err)
+		s.fail(code, err)
 	}
-	if err := enc.Encode(syncMsg{Op: "ready"}); err != nil {
-		os.Exit(ExitLaunchError)
+	// The last steps before execve. The Go init ran so far outside the
+	// limited cgroup, so its runtime's memory and threads stay charged to
+	// the launcher's cgroup; from here on everything is the workload's.
+	// "0" is the writer itself (its pid in this pid namespace is 1). In
+	// v1 a move ignores pids.max, so a Go runtime with more threads than
+	// the limit still gets in.
+	for _, fd := range ic.CgroupFDs {
+		if _, err := unix.Write(fd, []byte("0")); err != nil {
+			s.fail(ExitLaunchError, fmt.Errorf("join cgroup: %w", err))
+		}
+		unix.Close(fd)
 	}
-	var msg syncMsg
-	if err := dec.Decode(&msg); err != nil || msg.Op != "go" {
-		os.Exit(ExitLaunchError) // the launcher is gone
-	}
-	// Now in the workload's cgroup: what follows runs on this thread only
-	// and allocates nothing worth counting.
 	if ic.Namespaces.Cgroup == NSNew {
 		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
-			fail(ExitLaunchError, fmt.Errorf("cgroup namespace: %w", err))
+			s.fail(ExitLaunchError, fmt.Errorf("cgroup namespace: %w", err))
 		}
 	}
 	if ic.Cwd != "" {
 		if err := unix.Chdir(ic.Cwd); err != nil {
-			fail(ExitLaunchError, fmt.Errorf("working directory %s: %w", ic.Cwd, err))
+			s.fail(ExitLaunchError, fmt.Errorf("working directory %s: %w", ic.Cwd, err))
 		}
 	}
-	if err := setUser(ic.UID, ic.GID); err != nil {
-		fail(ExitLaunchError, err)
+	if err := confine(&ic, s); err != nil {
+		s.fail(ExitLaunchError, err)
 	}
 	err = unix.Exec(path, ic.Args, env)
 	code = ExitCannotExecute
 	if errors.Is(err, unix.ENOENT) {
 		code = ExitNotFound
 	}
-	fail(code, fmt.Errorf("exec %s: %w", ic.Args[0], err))
+	if errors.Is(err, unix.EPERM) && ic.SeccompProg != nil {
+		err = fmt.Errorf("%w: the seccomp profile %s refused execve", err, ic.SeccompMode())
+	}
+	s.fail(code, fmt.Errorf("exec %s: %w", ic.Args[0], err))
+}
+
+// recvFDs reads one byte and the fds sent with it (close-on-exec).
+func recvFDs(sock int) ([]int, error) {
+	buf, oob := make([]byte, 1), make([]byte, unix.CmsgSpace(16*4))
+	_, oobn, _, _, err := unix.Recvmsg(sock, buf, oob, unix.MSG_CMSG_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil {
+		return nil, err
+	}
+	var fds []int
+	for i := range msgs {
+		f, err := unix.ParseUnixRights(&msgs[i])
+		if err != nil {
+			return nil, err
+		}
+		fds = append(fds, f...)
+	}
+	return fds, nil
+}
+
+// confine drops what the command must not have, on this thread (execve
+// follows from it): the capabilities outside ic.Caps (bounding set,
+// inheritable and ambient cleared), the user, no_new_privs, and the
+// seccomp filter — installed last but one, so nothing the init still does
+// needs the profile's leave, the "exec" message being the last syscall
+// before execve. Without no_new_privs the filter needs CAP_SYS_ADMIN, so
+// then it goes in before the capabilities are dropped, as runc does.
+func confine(ic *initConfig, s *initSync) error {
+	keep := capMask(ic.Caps)
+	if !ic.NoNewPrivs {
+		if err := loadSeccomp(ic.SeccompProg); err != nil {
+			return err
+		}
+	}
+	last := lastCap()
+	for c := 0; c <= last; c++ {
+		if keep&(1<<uint(c)) != 0 {
+			continue
+		}
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil {
+			return fmt.Errorf("drop capability %d from the bounding set: %w", c, err)
+		}
+	}
+	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil && !errors.Is(err, unix.EINVAL) {
+		return fmt.Errorf("clear ambient capabilities: %w", err)
+	}
+	if err := setUser(ic.UID, ic.GID); err != nil {
+		return err
+	}
+	// Root keeps the set (and gets it again from the bounding set at
+	// execve); another user has none left after setresuid, as with
+	// docker. Nothing is inheritable.
+	if ic.UID == 0 {
+		// What nsagent itself lacks (a host may withhold some from
+		// everyone, CAP_SYS_RESOURCE here) it cannot pass on, even to
+		// --privileged.
+		hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+		var cur [2]unix.CapUserData
+		if err := unix.Capget(&hdr, &cur[0]); err != nil {
+			return fmt.Errorf("get capabilities: %w", err)
+		}
+		keep &= uint64(cur[0].Permitted) | uint64(cur[1].Permitted)<<32
+		data := [2]unix.CapUserData{
+			{Effective: uint32(keep), Permitted: uint32(keep)},
+			{Effective: uint32(keep >> 32), Permitted: uint32(keep >> 32)},
+		}
+		if err := unix.Capset(&hdr, &data[0]); err != nil {
+			return fmt.Errorf("set capabilities: %w", err)
+		}
+	}
+	if ic.NoNewPrivs {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return fmt.Errorf("no_new_privs: %w", err)
+		}
+	}
+	if err := s.enc.Encode(syncMsg{Op: "exec"}); err != nil {
+		os.Exit(ExitLaunchError) // the launcher is gone
+	}
+	if ic.NoNewPrivs {
+		if err := loadSeccomp(ic.SeccompProg); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lastCap is the highest capability the kernel knows.
+func lastCap() int {
+	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
+	if err != nil {
+		return len(capNames) - 1
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return len(capNames) - 1
+	}
+	return n
 }
 
 // setUser sets the workload's credentials on this thread only (raw

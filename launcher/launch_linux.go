@@ -7,7 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"syscall"
@@ -32,19 +31,28 @@ type Launcher struct {
 	InitArgs []string
 }
 
-// Stdio is what the workload's fds 0, 1 and 2 are.
+// Stdio is what the workload's fds 0, 1 and 2 are; nil is /dev/null.
+// They are files, not readers and writers: the init inherits them as
+// they are, with no copying goroutine in the launcher.
 type Stdio struct {
-	Stdin          io.Reader
-	Stdout, Stderr io.Writer
+	Stdin          *os.File
+	Stdout, Stderr *os.File
 }
 
 // Workload is a started workload whose launcher waits for it.
 type Workload struct {
 	State *State
 	l     *Launcher
-	cmd   *exec.Cmd
+	// pid is the init, a child of this process until Wait reaps it (so
+	// the pid cannot be reused under a signal sent to it); 0 once reaped.
+	pid int
+	// pidfd pins the init for Signal, which may race with Wait reaping
+	// it: a signal never reaches a process that reused the pid.
+	pidfd int
 	cg    *Cgroup
-	net   Network
+	// sync and console are the launcher's ends of the init's sockets.
+	sync, console *os.File
+	net           Network
 	// Console is the master of the workload's pty (Config.TTY).
 	Console *os.File
 }
@@ -52,9 +60,12 @@ type Workload struct {
 // Cgroup is the workload's cgroup.
 func (w *Workload) Cgroup() *Cgroup { return w.cg }
 
-// syncMsg is one message on the init's sync socket.
+// syncMsg is one message on the init's sync socket. The launcher sends
+// the config and then "parent" once the network's Parent hook has run;
+// the init answers "exec" just before execve, or "error". EOF after
+// "exec" means the command runs (the socket is close-on-exec).
 type syncMsg struct {
-	Op   string `json:"op"` // init: "ready", "error"; launcher: "go"
+	Op   string `json:"op"`
 	Code int    `json:"code,omitempty"`
 	Msg  string `json:"msg,omitempty"`
 }
@@ -64,10 +75,28 @@ type initConfig struct {
 	Config
 	// Rootfs is resolved: a directory even when the user gave a tarball.
 	WorkloadDir string `json:"workload_dir"`
+	// CgroupFDs are the init's fds of the workload cgroup's cgroup.procs
+	// files, opened by the launcher and passed over the sync socket: the
+	// init moves itself in through them as its last step, after
+	// pivot_root has hidden the host's cgroupfs.
+	CgroupFDs []int `json:"-"`
+	// Caps is the capability set the command keeps (bounding,
+	// permitted and effective for root; none are inheritable or
+	// ambient); NoNewPrivs sets no_new_privs; Seccomp is the BPF program
+	// to install right before execve (nil: unconfined).
+	Caps        []string `json:"caps"`
+	NoNewPrivs  bool     `json:"no_new_privs"`
+	SeccompProg []byte   `json:"seccomp_bpf,omitempty"`
+
+	sync *initSync // the init's end of the sync socket
 }
 
-// initFD is the fd number of the sync socket in the init: 3, the first of
-// exec.Cmd.ExtraFiles.
+// seccompFile is the workload's compiled seccomp program in its state
+// directory, for exec.
+const seccompFile = "seccomp.bpf"
+
+// initFD is the fd number of the sync socket in the init: 3, the first
+// after stdio.
 const initFD = 3
 
 // Launch validates cfg, records the workload, creates its cgroup and
@@ -84,6 +113,19 @@ func (l *Launcher) Launch(cfg *Config, stdio Stdio) (_ *Workload, err error) {
 		return nil, &Error{Code: ExitLaunchError, Err: err}
 	}
 	rootfs, err := l.resolveRootfs(cfg.Rootfs)
+	if err != nil {
+		return nil, &Error{Code: ExitLaunchError, Err: err}
+	}
+	if err := checkUsernsRootfs(rootfs, cfg); err != nil {
+		return nil, &Error{Code: ExitLaunchError, Err: err}
+	}
+	// Confinement is settled before anything is made: a bad capability
+	// or profile leaves nothing behind.
+	caps, err := ResolveCaps(cfg.CapAdd, cfg.CapDrop, cfg.Privileged)
+	if err != nil {
+		return nil, &Error{Code: ExitLaunchError, Err: err}
+	}
+	prog, err := SeccompProgram(cfg.SeccompMode(), caps, filepath.Join(l.Store.Dir, cacheDirName))
 	if err != nil {
 		return nil, &Error{Code: ExitLaunchError, Err: err}
 	}
@@ -105,7 +147,7 @@ func (l *Launcher) Launch(cfg *Config, stdio Stdio) (_ *Workload, err error) {
 		MonitorPid: os.Getpid(), Status: StatusCreated, Created: time.Now().UTC(),
 		Limits: cfg.Limits, CgroupPath: filepath.Join(l.CgroupParent, id),
 		Namespaces: cfg.Namespaces, Hostname: cfg.Hostname, Network: cfg.Network, Detached: cfg.Detach,
-		AutoRemove: cfg.AutoRemove, UID: cfg.UID, GID: cfg.GID, Cwd: cfg.Cwd, Env: cfg.Env,
+		AutoRemove: cfg.AutoRemove, UID: cfg.UID, GID: cfg.GID, Cwd: cfg.Cwd, Env: cfg.Env, Privileged: cfg.Privileged,
 	}
 	unlock, err := l.Store.Lock()
 	if err != nil {
@@ -122,12 +164,6 @@ func (l *Launcher) Launch(cfg *Config, stdio Stdio) (_ *Workload, err error) {
 			w.destroy()
 		}
 	}()
-	if err := writeEtcFiles(l.Store.WorkloadDir(id), cfg); err != nil {
-		return nil, &Error{Code: ExitLaunchError, Err: err}
-	}
-	if err := net.Prepare(cfg, st); err != nil {
-		return nil, launchErr(ExitLaunchError, "network %s: %w", cfg.Network, err)
-	}
 	if cfg.Detach {
 		// A detached workload's output goes to a log (nsagent logs).
 		st.LogPath = filepath.Join(l.Store.WorkloadDir(id), "output.log")
@@ -138,16 +174,37 @@ func (l *Launcher) Launch(cfg *Config, stdio Stdio) (_ *Workload, err error) {
 		defer logf.Close()
 		stdio = Stdio{Stdout: logf, Stderr: logf}
 	}
+	ic := initConfig{Config: *cfg, WorkloadDir: l.Store.WorkloadDir(id),
+		Caps: caps, NoNewPrivs: !cfg.Privileged && !cfg.NewPrivileges, SeccompProg: prog}
+	ic.Rootfs = rootfs
+	st.Seccomp, st.Caps, st.NoNewPrivs = cfg.SeccompMode(), caps, ic.NoNewPrivs
+	if prog != nil {
+		// exec installs the same filter (nsenter reads it from here).
+		if err := os.WriteFile(filepath.Join(ic.WorkloadDir, seccompFile), prog, 0o600); err != nil {
+			return nil, launchErr(ExitLaunchError, "%w", err)
+		}
+	}
+	// The init is started first: its Go runtime starts up (the longest
+	// step of a launch) while this process writes the workload's files
+	// and makes its cgroup, and it waits for its config on the socket.
+	if err := w.fork(&ic, stdio); err != nil {
+		return nil, err
+	}
+	if err := writeEtcFiles(l.Store.WorkloadDir(id), cfg); err != nil {
+		return nil, &Error{Code: ExitLaunchError, Err: err}
+	}
+	// The network takes its address and writes the hosts file before the
+	// init gets its config (and so before it mounts /etc/hosts).
+	if err := net.Prepare(cfg, st); err != nil {
+		return nil, launchErr(ExitLaunchError, "network %s: %w", cfg.Network, err)
+	}
 	cg, err := CreateCgroup(l.CgroupRoot, st.CgroupPath, cfg.Limits)
 	if err != nil {
 		return nil, &Error{Code: ExitLaunchError, Err: err}
 	}
 	w.cg = cg
 	st.CgroupMode = string(cg.Mode())
-
-	ic := initConfig{Config: *cfg, WorkloadDir: l.Store.WorkloadDir(id)}
-	ic.Rootfs = rootfs
-	if err := w.start(&ic, stdio); err != nil {
+	if err := w.run(&ic); err != nil {
 		return nil, err
 	}
 	return w, nil
@@ -172,108 +229,144 @@ func cloneFlags(ns Namespaces) uintptr {
 	return f
 }
 
-func (w *Workload) start(ic *initConfig, stdio Stdio) error {
+// fork starts the init in its new namespaces with stdio and the sync
+// (and console) socket; it then waits for its config.
+func (w *Workload) fork(ic *initConfig, stdio Stdio) error {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return launchErr(ExitLaunchError, "sync socket: %w", err)
 	}
-	parent := os.NewFile(uintptr(fds[0]), "init-sync")
+	w.sync = os.NewFile(uintptr(fds[0]), "init-sync")
 	child := os.NewFile(uintptr(fds[1]), "init-sync-child")
-	defer parent.Close()
-	extra := []*os.File{child}
+	defer child.Close()
+	std, err := stdioFiles(stdio)
+	if err != nil {
+		return launchErr(ExitLaunchError, "%w", err)
+	}
+	defer closeAll(std.opened)
+	files := []uintptr{std.fds[0], std.fds[1], std.fds[2], child.Fd()}
 	// The pty is made inside the workload (on its own devpts, so the
 	// terminal's name means something there); its master comes back over
 	// a second socket, as runc's console socket does.
-	var consoleParent *os.File
 	if ic.TTY {
 		cfds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
-			child.Close()
 			return launchErr(ExitLaunchError, "console socket: %w", err)
 		}
-		consoleParent = os.NewFile(uintptr(cfds[0]), "console")
-		defer consoleParent.Close()
+		w.console = os.NewFile(uintptr(cfds[0]), "console")
 		consoleChild := os.NewFile(uintptr(cfds[1]), "console-child")
 		defer consoleChild.Close()
-		extra = append(extra, consoleChild)
+		files = append(files, consoleChild.Fd())
 	}
 
 	self := w.l.Self
 	if self == "" {
 		self = "/proc/self/exe"
 	}
-	cmd := &exec.Cmd{
-		Path:       self,
-		Args:       append([]string{"nsagent"}, w.l.InitArgs...),
-		Env:        []string{},
-		Stdin:      stdio.Stdin,
-		Stdout:     stdio.Stdout,
-		Stderr:     stdio.Stderr,
-		ExtraFiles: extra,
-		SysProcAttr: &syscall.SysProcAttr{
-			Cloneflags: cloneFlags(ic.Namespaces),
-			// The workload dies with its launcher; gc then finds it dead.
-			Pdeathsig: syscall.SIGKILL,
-		},
+	sys := &syscall.SysProcAttr{
+		Cloneflags: cloneFlags(ic.Namespaces),
+		// The workload dies with its launcher; gc then finds it dead.
+		Pdeathsig: syscall.SIGKILL,
 	}
 	if ic.Namespaces.User == NSNew {
 		for _, m := range ic.UIDMap {
-			cmd.SysProcAttr.UidMappings = append(cmd.SysProcAttr.UidMappings, syscall.SysProcIDMap{ContainerID: m.ContainerID, HostID: m.HostID, Size: m.Size})
+			sys.UidMappings = append(sys.UidMappings, syscall.SysProcIDMap{ContainerID: m.ContainerID, HostID: m.HostID, Size: m.Size})
 		}
 		for _, m := range ic.GIDMap {
-			cmd.SysProcAttr.GidMappings = append(cmd.SysProcAttr.GidMappings, syscall.SysProcIDMap{ContainerID: m.ContainerID, HostID: m.HostID, Size: m.Size})
+			sys.GidMappings = append(sys.GidMappings, syscall.SysProcIDMap{ContainerID: m.ContainerID, HostID: m.HostID, Size: m.Size})
 		}
-		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
+		sys.GidMappingsEnableSetgroups = true
+		// Become root of the new namespace before execve: the forked
+		// child is still the host's root, which the namespace does not
+		// map, and execve would leave it with no capabilities there.
+		sys.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 	}
 	// Pdeathsig fires when the thread that forked the init exits, not the
 	// process: keep this goroutine on its thread for good.
 	runtime.LockOSThread()
-	if err := cmd.Start(); err != nil {
-		child.Close()
+	// syscall.ForkExec rather than os/exec: os.StartProcess first forks
+	// a throwaway child to probe pidfd support, one more process and
+	// scheduler round trip per launch for nothing the launcher uses.
+	// GOMAXPROCS=1 keeps the init's Go runtime to few threads: execve
+	// has to kill and wait for every one of them.
+	pid, err := syscall.ForkExec(self, append([]string{"nsagent"}, w.l.InitArgs...), &syscall.ProcAttr{
+		Env:   []string{"GOMAXPROCS=1"},
+		Files: files,
+		Sys:   sys,
+	})
+	if err != nil {
 		return launchErr(ExitLaunchError, "start init: %w", err)
 	}
-	child.Close()
-	w.cmd = cmd
-	st := w.State
-	st.Pid = cmd.Process.Pid
-	st.PidStart, _ = procStartTime(st.Pid)
+	w.pid = pid
+	if w.pidfd, err = unix.PidfdOpen(pid, 0); err != nil {
+		return w.initFailed(fmt.Errorf("pidfd of init: %w", err))
+	}
+	w.State.Pid = pid
+	w.State.PidStart, _ = procStartTime(pid)
+	return nil
+}
 
-	enc, dec := json.NewEncoder(parent), json.NewDecoder(parent)
+// run hands the init its config and the cgroup.procs fds, runs the
+// network's host side, and waits until the init has executed the
+// command.
+func (w *Workload) run(ic *initConfig) error {
+	defer w.sync.Close()
+	if w.console != nil {
+		defer w.console.Close()
+	}
+	procs, err := w.cg.openProcs()
+	if err != nil {
+		return launchErr(ExitLaunchError, "%w", err)
+	}
+	fds := make([]int, len(procs))
+	for i, f := range procs {
+		fds[i] = int(f.Fd())
+	}
+	err = unix.Sendmsg(int(w.sync.Fd()), []byte{0}, unix.UnixRights(fds...), nil, 0)
+	closeAll(procs)
+	if err != nil {
+		return w.initFailed(fmt.Errorf("send cgroup to init: %w", err))
+	}
+	st := w.State
+	enc, dec := json.NewEncoder(w.sync), json.NewDecoder(w.sync)
 	if err := enc.Encode(ic); err != nil {
-		return w.initFailed(dec, fmt.Errorf("send config to init: %w", err))
+		return w.initFailed(fmt.Errorf("send config to init: %w", err))
 	}
-	var msg syncMsg
-	if err := dec.Decode(&msg); err != nil {
-		return w.initFailed(dec, fmt.Errorf("init: %w", err))
-	}
-	if msg.Op != "ready" {
-		return &Error{Code: msg.Code, Err: errors.New(msg.Msg)}
-	}
-	if consoleParent != nil {
-		if w.Console, err = recvFD(consoleParent); err != nil {
-			return launchErr(ExitLaunchError, "receive pty: %w", err)
-		}
-	}
+	// The namespaces exist from the fork on: the network's host side is
+	// set up now, and the init waits for "parent" before its own
+	// network step.
 	if err := w.net.Parent(st.Pid, st); err != nil {
 		return launchErr(ExitLaunchError, "network %s: %w", ic.Network, err)
 	}
-	// The last sync before execve: the Go init ran so far outside the
-	// limited cgroup, so its runtime's memory and threads stay charged to
-	// the launcher's cgroup; from here on, everything is the workload's.
-	if err := w.cg.AddProc(st.Pid); err != nil {
-		return launchErr(ExitLaunchError, "%w", err)
+	if err := enc.Encode(syncMsg{Op: "parent"}); err != nil {
+		return w.initFailed(fmt.Errorf("init: %w", err))
 	}
-	if err := enc.Encode(syncMsg{Op: "go"}); err != nil {
-		return w.initFailed(dec, fmt.Errorf("start workload: %w", err))
+	execing := false
+	for {
+		var msg syncMsg
+		err := dec.Decode(&msg)
+		if errors.Is(err, io.EOF) && execing {
+			break // close-on-exec: execve succeeded
+		}
+		if errors.Is(err, io.EOF) {
+			return w.initFailed(errors.New("init exited before running the command"))
+		}
+		if err != nil {
+			return w.initFailed(fmt.Errorf("init: %w", err))
+		}
+		switch msg.Op {
+		case "exec":
+			execing = true
+			continue
+		case "error":
+			return &Error{Code: msg.Code, Err: errors.New(msg.Msg)}
+		}
+		return w.initFailed(fmt.Errorf("init: unexpected message %q", msg.Op))
 	}
-	msg = syncMsg{}
-	switch err := dec.Decode(&msg); {
-	case errors.Is(err, io.EOF):
-		// The socket is close-on-exec: EOF means execve succeeded.
-	case err != nil:
-		return w.initFailed(dec, fmt.Errorf("init: %w", err))
-	default:
-		return &Error{Code: msg.Code, Err: errors.New(msg.Msg)}
+	if w.console != nil {
+		if w.Console, err = recvFD(w.console); err != nil {
+			return launchErr(ExitLaunchError, "receive pty: %w", err)
+		}
 	}
 	st.Status = StatusRunning
 	if err := w.l.Store.Save(st); err != nil {
@@ -282,25 +375,70 @@ func (w *Workload) start(ic *initConfig, stdio Stdio) error {
 	return nil
 }
 
-// initFailed reports an init that died or broke the protocol.
-func (w *Workload) initFailed(_ *json.Decoder, err error) error {
-	if w.cmd != nil {
-		_ = w.cmd.Process.Kill()
-		if werr := w.cmd.Wait(); werr != nil {
-			err = fmt.Errorf("%w (init %v)", err, werr)
+// stdioSet is the init's fds 0-2 and the files opened to make them.
+type stdioSet struct {
+	fds    [3]uintptr
+	opened []*os.File
+}
+
+// stdioFiles turns Stdio into fds, /dev/null for the nil ones.
+func stdioFiles(s Stdio) (stdioSet, error) {
+	var set stdioSet
+	for i, f := range []*os.File{s.Stdin, s.Stdout, s.Stderr} {
+		if f == nil {
+			var err error
+			if f, err = os.OpenFile(os.DevNull, os.O_RDWR, 0); err != nil {
+				closeAll(set.opened)
+				return set, err
+			}
+			set.opened = append(set.opened, f)
 		}
-		w.cmd = nil
+		set.fds[i] = f.Fd()
+	}
+	return set, nil
+}
+
+func closeAll(fs []*os.File) {
+	for _, f := range fs {
+		f.Close()
+	}
+}
+
+// initFailed reports an init that died or broke the protocol.
+func (w *Workload) initFailed(err error) error {
+	if w.pid > 0 {
+		_ = unix.Kill(w.pid, unix.SIGKILL)
+		if ws, werr := w.reap(); werr == nil && ws.Signaled() && ws.Signal() != unix.SIGKILL {
+			err = fmt.Errorf("%w (init killed by %v)", err, ws.Signal())
+		} else if werr == nil && ws.Exited() {
+			err = fmt.Errorf("%w (init exit status %d)", err, ws.ExitStatus())
+		}
 	}
 	return &Error{Code: ExitLaunchError, Err: err}
 }
 
-// destroy removes all a failed launch made: the init, the cgroup, the
-// state entry.
+// reap waits for the init and forgets its pid.
+func (w *Workload) reap() (unix.WaitStatus, error) {
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(w.pid, &ws, 0, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		w.pid = 0
+		return ws, err
+	}
+}
+
+// recvFD receives one fd sent with one byte; EOF is an error.
 func recvFD(sock *os.File) (*os.File, error) {
 	buf, oob := make([]byte, 1), make([]byte, unix.CmsgSpace(4))
-	_, oobn, _, _, err := unix.Recvmsg(int(sock.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
+	n, oobn, _, _, err := unix.Recvmsg(int(sock.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
 	if err != nil {
 		return nil, err
+	}
+	if n == 0 {
+		return nil, io.EOF
 	}
 	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
 	if err != nil || len(msgs) != 1 {
@@ -313,13 +451,17 @@ func recvFD(sock *os.File) (*os.File, error) {
 	return os.NewFile(uintptr(fds[0]), "pty-master"), nil
 }
 
+// destroy removes all a failed launch made: the init, the cgroup, the
+// state entry.
 func (w *Workload) destroy() {
-	if w.Console != nil {
-		w.Console.Close()
+	for _, f := range []*os.File{w.Console, w.sync, w.console} {
+		if f != nil {
+			f.Close()
+		}
 	}
-	if w.cmd != nil {
-		_ = w.cmd.Process.Kill()
-		_ = w.cmd.Wait()
+	if w.pid > 0 {
+		_ = unix.Kill(w.pid, unix.SIGKILL)
+		_, _ = w.reap()
 	}
 	if w.cg != nil {
 		_ = w.cg.Delete()
@@ -345,27 +487,32 @@ type ExitStatus struct {
 
 // Signal sends sig to the workload's init.
 func (w *Workload) Signal(sig os.Signal) error {
-	return w.cmd.Process.Signal(sig)
+	s, ok := sig.(syscall.Signal)
+	if !ok {
+		return fmt.Errorf("signal %v: not a syscall signal", sig)
+	}
+	if err := unix.PidfdSendSignal(w.pidfd, s, nil, 0); err != nil {
+		if err == unix.ESRCH {
+			return os.ErrProcessDone
+		}
+		return err
+	}
+	return nil
 }
 
 // Wait waits for the workload to end, records its exit, and removes its
 // cgroup (and with AutoRemove its state).
 func (w *Workload) Wait() (ExitStatus, error) {
-	err := w.cmd.Wait()
 	var es ExitStatus
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		ws := ee.Sys().(syscall.WaitStatus)
-		if ws.Signaled() {
-			es.Signal = ws.Signal()
-			es.Code = 128 + int(es.Signal)
-		} else {
-			es.Code = ws.ExitStatus()
-		}
-	default:
-		return es, err
+	ws, err := w.reap()
+	if err != nil {
+		return es, fmt.Errorf("wait for workload: %w", err)
+	}
+	if ws.Signaled() {
+		es.Signal = ws.Signal()
+		es.Code = 128 + int(es.Signal)
+	} else {
+		es.Code = ws.ExitStatus()
 	}
 	if n, err := w.cg.OOMKills(); err == nil && n > 0 {
 		es.OOMKilled = true
@@ -398,6 +545,54 @@ func (w *Workload) finish(es ExitStatus) error {
 		err = nil // removed meanwhile (rm -f, gc): nothing to record
 	}
 	return errors.Join(append(errs, err)...)
+}
+
+// checkUsernsRootfs checks that a workload with a user namespace owns its
+// root filesystem: its root is an unprivileged host user (the mapping's
+// HostID), which can neither create the mount points the launcher needs
+// nor write anything in a tree the host's root owns. The tree must be
+// owned by the mapped root (chown -R HOSTID:HOSTID, as podman's and
+// docker's userns-remap storage does); nsagent does not shift it behind
+// the user's back.
+func checkUsernsRootfs(rootfs string, cfg *Config) error {
+	if cfg.Namespaces.User != NSNew {
+		return nil
+	}
+	root, ok := mapToHost(cfg.UIDMap, 0)
+	groot, gok := mapToHost(cfg.GIDMap, 0)
+	if !ok || !gok {
+		return errors.New("--userns: the mappings must map root (ID 0) in the workload")
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(rootfs, &st); err != nil {
+		return fmt.Errorf("root filesystem %s: %w", rootfs, err)
+	}
+	if int(st.Uid) != root || int(st.Gid) != groot {
+		return fmt.Errorf("--userns: root filesystem %s is owned by %d:%d, not by the workload's root %d:%d on the host (chown -R %d:%d it, or use a copy)",
+			rootfs, st.Uid, st.Gid, root, groot, root, groot)
+	}
+	// The init, already that user, binds the root filesystem by path.
+	for d := filepath.Dir(rootfs); ; d = filepath.Dir(d) {
+		if err := unix.Stat(d, &st); err != nil {
+			return fmt.Errorf("root filesystem %s: %w", rootfs, err)
+		}
+		if st.Mode&0o001 == 0 && !(int(st.Uid) == root && st.Mode&0o100 != 0) && !(int(st.Gid) == groot && st.Mode&0o010 != 0) {
+			return fmt.Errorf("--userns: root filesystem %s: %s (mode %o, %d:%d) cannot be searched by the workload's root %d on the host", rootfs, d, st.Mode&0o7777, st.Uid, st.Gid, root)
+		}
+		if d == "/" {
+			return nil
+		}
+	}
+}
+
+// mapToHost maps an ID inside a user namespace to the host.
+func mapToHost(m []IDMap, id int) (int, bool) {
+	for _, r := range m {
+		if id >= r.ContainerID && id < r.ContainerID+r.Size {
+			return r.HostID + id - r.ContainerID, true
+		}
+	}
+	return 0, false
 }
 
 // resolveRootfs returns the directory to pivot into: ROOTFS itself, or

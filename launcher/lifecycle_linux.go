@@ -230,3 +230,29 @@ func (l *Launcher) ExecCommand(st *State, self string, args, env []string, cwd s
 		Env:  cmdEnv,
 	}, nil
 }
+
+// ExecConsole makes cmd (from ExecCommand) give its command a new pty on
+// the workload's own devpts, the way launch -t does: the constructor
+// opens the workload's /dev/ptmx after joining its mount namespace and
+// sends the master back. Call the returned function after cmd.Start; it
+// returns the master, or an error if the command failed before it had
+// a terminal (its status then says why).
+func ExecConsole(cmd *exec.Cmd) (recv func() (*os.File, error), err error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("console socket: %w", err)
+	}
+	parent := os.NewFile(uintptr(fds[0]), "console")
+	child := os.NewFile(uintptr(fds[1]), "console-child")
+	cmd.ExtraFiles = append(cmd.ExtraFiles, child)
+	cmd.Env = append(cmd.Env, nsenter.EnvConsole+"="+strconv.Itoa(2+len(cmd.ExtraFiles)))
+	return func() (*os.File, error) {
+		child.Close() // the constructor's copies alone keep it open
+		defer parent.Close()
+		m, err := recvFD(parent)
+		if err != nil {
+			return nil, fmt.Errorf("no pty from the workload: %w", err)
+		}
+		return m, nil
+	}, nil
+}

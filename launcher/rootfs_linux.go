@@ -351,3 +351,74 @@ func pivotRoot(rootfs string) error {
 	}
 	return unix.Chdir("/")
 }
+
+// maskedPaths are hidden from the workload and readonlyPaths made
+// read-only, as Docker does (moby's oci.DefaultSpec): kernel state that
+// leaks host information or lets root in the workload change the host.
+var (
+	maskedPaths = []string{
+		"/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys",
+		"/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
+		"/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
+	}
+	readonlyPaths = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
+)
+
+// maskPaths runs after pivot_root, on the procfs and sysfs the init
+// mounted itself (never on what the root filesystem had there): a file
+// gets /dev/null bound over it, a directory an empty read-only tmpfs.
+// Nothing is followed: a path that is a symlink is left alone.
+func maskPaths(c *initConfig) error {
+	if c.Privileged {
+		return nil
+	}
+	null, err := unix.Open("/dev/null", unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open /dev/null: %w", err)
+	}
+	defer unix.Close(null)
+	var st unix.Stat_t
+	if err := unix.Fstat(null, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != unix.Mkdev(1, 3) {
+		return errors.New("/dev/null is not the null device")
+	}
+	for _, p := range maskedPaths {
+		fd, err := unix.Open(p, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if errors.Is(err, unix.ENOENT) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("mask %s: %w", p, err)
+		}
+		err = unix.Fstat(fd, &st)
+		switch {
+		case err != nil:
+		case st.Mode&unix.S_IFMT == unix.S_IFDIR:
+			err = unix.Mount("tmpfs", fdPath(fd), "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "size=0,mode=0")
+		case st.Mode&unix.S_IFMT == unix.S_IFLNK:
+		default:
+			err = unix.Mount(fdPath(null), fdPath(fd), "", unix.MS_BIND, "")
+		}
+		unix.Close(fd)
+		if err != nil {
+			return fmt.Errorf("mask %s: %w", p, err)
+		}
+	}
+	for _, p := range readonlyPaths {
+		fd, err := unix.Open(p, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if errors.Is(err, unix.ENOENT) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("read-only %s: %w", p, err)
+		}
+		err = unix.Mount(fdPath(fd), fdPath(fd), "", unix.MS_BIND|unix.MS_REC, "")
+		unix.Close(fd)
+		if err == nil {
+			err = remountReadOnly(p)
+		}
+		if err != nil {
+			return fmt.Errorf("read-only %s: %w", p, err)
+		}
+	}
+	return nil
+}

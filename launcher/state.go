@@ -65,6 +65,13 @@ type State struct {
 	GID        int        `json:"gid"`
 	Cwd        string     `json:"cwd,omitempty"`
 	Env        []string   `json:"env,omitempty"`
+	// Seccomp, Caps and NoNewPrivs are the confinement the workload was
+	// given (the seccomp mode or profile path; the capability set); exec
+	// gives its commands the same.
+	Seccomp    string   `json:"seccomp,omitempty"`
+	Caps       []string `json:"caps,omitempty"`
+	NoNewPrivs bool     `json:"no_new_privs"`
+	Privileged bool     `json:"privileged,omitempty"`
 }
 
 // ErrNotFound is returned when no workload has the given name or id.

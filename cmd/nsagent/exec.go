@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"syscall"
 
 	flag "github.com/spf13/pflag"
 
@@ -43,17 +42,13 @@ func runExec(args []string) error {
 		return exitError{code: launcher.ExitLaunchError, msg: err.Error()}
 	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	var master *os.File
+	// With -t the command's pty is made inside the workload, on its own
+	// devpts (so `tty` names it there); the master comes back here.
+	var recvConsole func() (*os.File, error)
 	if *tty {
-		m, t, err := launcher.OpenPTY()
-		if err != nil {
+		if recvConsole, err = launcher.ExecConsole(cmd); err != nil {
 			return exitError{code: launcher.ExitLaunchError, msg: err.Error()}
 		}
-		master = m
-		defer m.Close()
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = t, t, t
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
-		defer t.Close()
 	}
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, forwardedSignals...)
@@ -62,9 +57,12 @@ func runExec(args []string) error {
 		return exitError{code: launcher.ExitLaunchError, msg: err.Error()}
 	}
 	var restore func()
-	if master != nil {
-		cmd.Stdin.(*os.File).Close()
-		restore = launcher.AttachPTY(master, os.Stdin, os.Stdout)
+	if recvConsole != nil {
+		// No master means the command failed first: its status says why.
+		if master, err := recvConsole(); err == nil {
+			defer master.Close()
+			restore = launcher.AttachPTY(master, os.Stdin, os.Stdout)
+		}
 	}
 	go func() {
 		for s := range sigs {

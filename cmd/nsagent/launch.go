@@ -85,6 +85,10 @@ func runLaunch(args []string) error {
 	cgNS := fs.String("cgroupns", "", "cgroup namespace: host or private")
 	userns := fs.String("userns", "", "map root in the workload to host IDs HOSTID[:SIZE] (bare --userns: 100000:65536)")
 	fs.Lookup("userns").NoOptDefVal = "100000:65536"
+	seccomp := fs.String("seccomp", "", "seccomp: default (Docker's profile), unconfined, or a profile file in Docker's format")
+	capAdd := fs.StringArray("cap-add", nil, "add a capability to Docker's default set (CHOWN, CAP_NET_ADMIN, ALL)")
+	capDrop := fs.StringArray("cap-drop", nil, "drop a capability from Docker's default set (or ALL)")
+	privileged := fs.Bool("privileged", false, "no confinement: every capability, no seccomp filter, no masked paths, no no_new_privs")
 	if err := parseFlags(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -98,6 +102,7 @@ func runLaunch(args []string) error {
 		Name: *name, Args: fs.Args()[1:], Env: *env, Cwd: *workdir, Hostname: *hostname,
 		ReadOnly: *readOnly, Namespaces: launcher.DefaultNamespaces, TTY: *tty,
 		Detach: *detach, AutoRemove: *rm,
+		CapAdd: *capAdd, CapDrop: *capDrop, Privileged: *privileged,
 	}
 	bad := func(err error) error { return exitError{code: launcher.ExitLaunchError, msg: err.Error()} }
 	rootfs, err := filepath.Abs(fs.Arg(0))
@@ -105,6 +110,12 @@ func runLaunch(args []string) error {
 		return bad(err)
 	}
 	cfg.Rootfs = rootfs
+	if *seccomp != "" && *seccomp != launcher.SeccompDefault && *seccomp != launcher.SeccompUnconfined {
+		if *seccomp, err = filepath.Abs(*seccomp); err != nil {
+			return bad(err)
+		}
+	}
+	cfg.Seccomp = *seccomp
 	for _, v := range *vols {
 		m, err := launcher.ParseVolume(v)
 		if err != nil {

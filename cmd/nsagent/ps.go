@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nsagent/nsagent/inventory"
 	"github.com/nsagent/nsagent/launcher"
 )
 
@@ -40,9 +41,25 @@ func runPs(args []string) error {
 	w := bufio.NewWriter(os.Stdout)
 	defer w.Flush()
 	if *output == "json" {
+		// A running workload's confinement as the kernel reports it for
+		// its init (/proc/<pid>/status), beside what it was given.
+		type psEntry struct {
+			*launcher.State
+			Security *inventory.Security `json:"security,omitempty"`
+		}
+		out := make([]psEntry, 0, len(shown))
+		for _, st := range shown {
+			e := psEntry{State: st}
+			if st.Status == launcher.StatusRunning && st.Alive() {
+				if sec, err := inventory.ReadSecurity("/proc", st.Pid); err == nil {
+					e.Security = &sec
+				}
+			}
+			out = append(out, e)
+		}
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		return enc.Encode(shown)
+		return enc.Encode(out)
 	}
 	fmt.Fprintf(w, "%-12s %-16s %7s %-14s %4s %-20s %-24s %-24s %-28s %s\n", "ID", "NAME", "PID", "STATUS", "EXIT", "CREATED", "COMMAND", "LIMITS", "CGROUP", "NETWORK")
 	for _, st := range shown {

@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -16,6 +18,52 @@
 #include <unistd.h>
 
 static pid_t child_pid;
+
+static void die(int code, const char *what, int err);
+
+// send_fd passes fd over the unix socket sock with one byte.
+static int send_fd(int sock, int fd) {
+	char byte = 0, buf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = buf, .msg_controllen = sizeof buf};
+	memset(buf, 0, sizeof buf);
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(sock, &msg, 0) < 0 ? -1 : 0;
+}
+
+// console makes a pty on the workload's own devpts (this process has
+// joined its mount namespace, so /dev/ptmx is the workload's), sends the
+// master over sock, and makes the terminal this new session's
+// controlling terminal and stdio, owned by uid:gid.
+static void console(int sock, uid_t uid, gid_t gid) {
+	int m = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (m < 0)
+		die(125, "open the workload's /dev/ptmx", errno);
+	int unlock = 0, n;
+	if (ioctl(m, TIOCSPTLCK, &unlock) < 0 || ioctl(m, TIOCGPTN, &n) < 0)
+		die(125, "set up pty", errno);
+	char name[32];
+	snprintf(name, sizeof name, "/dev/pts/%d", n);
+	int t = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (t < 0)
+		die(125, name, errno);
+	if (fchown(t, uid, gid) < 0)
+		die(125, "chown pty", errno);
+	if (send_fd(sock, m) < 0)
+		die(125, "send pty", errno);
+	close(m);
+	close(sock);
+	if (setsid() < 0 || ioctl(t, TIOCSCTTY, 0) < 0)
+		die(125, "set controlling terminal", errno);
+	for (int fd = 0; fd < 3; fd++)
+		if (dup2(t, fd) < 0)
+			die(125, "dup pty", errno);
+	close(t);
+}
 
 static void die(int code, const char *what, int err) {
 	if (err)
@@ -67,7 +115,7 @@ void nsagent_nsenter(int argc, char **argv, char **envp) {
 	}
 
 	// 2. Open every namespace first, then join those that differ from ours.
-	int fds[NNS];
+	int fds[NNS], joined_user = 0;
 	for (size_t i = 0; i < NNS; i++) {
 		char path[64], self[64];
 		struct stat a, b;
@@ -85,12 +133,23 @@ void nsagent_nsenter(int argc, char **argv, char **envp) {
 	for (size_t i = 0; i < NNS; i++) {
 		if (fds[i] < 0)
 			continue;
+		if (nstypes[i].type == CLONE_NEWUSER)
+			joined_user = 1;
 		if (setns(fds[i], nstypes[i].type) < 0) {
 			char what[64];
 			snprintf(what, sizeof what, "join %s namespace", nstypes[i].name);
 			die(125, what, errno);
 		}
 		close(fds[i]);
+	}
+
+	// The console socket (exec -t), close-on-exec in both processes.
+	int console_sock = -1;
+	const char *cs = getenv("_NSAGENT_NSENTER_CONSOLE");
+	if (cs && *cs) {
+		console_sock = atoi(cs);
+		if (fcntl(console_sock, F_SETFD, FD_CLOEXEC) < 0)
+			die(125, "console socket", errno);
 	}
 
 	// 3. Fork: the child is in the pid namespace, and runs the command.
@@ -103,23 +162,29 @@ void nsagent_nsenter(int argc, char **argv, char **envp) {
 		if (cwd && *cwd && chdir(cwd) < 0)
 			die(125, cwd, errno);
 		const char *user = getenv("_NSAGENT_NSENTER_USER");
-		if (user && *user) {
-			unsigned uid = 0, gid = 0;
+		unsigned uid = 0, gid = 0;
+		if (user && *user)
 			sscanf(user, "%u:%u", &uid, &gid);
-			if (uid != 0 || gid != 0) {
-				if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
-					die(125, "set user", errno);
-			}
+		if (console_sock >= 0)
+			console(console_sock, uid, gid);
+		// In a joined user namespace the host's root is unmapped there:
+		// become the namespace's IDs, root included.
+		if (uid != 0 || gid != 0 || joined_user) {
+			if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
+				die(125, "set user", errno);
 		}
 		unsetenv("_NSAGENT_NSENTER_PID");
 		unsetenv("_NSAGENT_NSENTER_CGROUP");
 		unsetenv("_NSAGENT_NSENTER_CWD");
 		unsetenv("_NSAGENT_NSENTER_USER");
+		unsetenv("_NSAGENT_NSENTER_CONSOLE");
 		execvp(cmdv0, argv + 2);
 		int e = errno;
 		fprintf(stderr, "nsagent exec: %s: %s\n", cmdv0, e == ENOENT ? "executable file not found in the workload" : strerror(e));
 		_exit(e == ENOENT ? 127 : 126);
 	}
+	if (console_sock >= 0)
+		close(console_sock); // EOF tells the caller when no pty came
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_sigaction = forward;

@@ -14,6 +14,10 @@
 //
 // Importing this package (for its side effect) is all a binary needs; it
 // requires cgo.
+//
+// `make build` links the binary statically (see the Makefile): a
+// dynamically linked cgo binary pays the dynamic loader and libc's
+// relocations on every start, and nsagent starts twice per launch.
 package nsenter
 
 /*
@@ -35,6 +39,10 @@ const (
 	EnvCwd = "_NSAGENT_NSENTER_CWD"
 	// EnvUser is UID:GID to run the command as.
 	EnvUser = "_NSAGENT_NSENTER_USER"
+	// EnvConsole is the fd of a unix socket (exec -t): the command gets
+	// a new pty made on the workload's own devpts, as its controlling
+	// terminal in a new session, and the master is sent over the socket.
+	EnvConsole = "_NSAGENT_NSENTER_CONSOLE"
 )
 
 // Marker is argv[1] of a process started to enter a workload; the
