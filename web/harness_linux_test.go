@@ -78,7 +78,7 @@ func (a *liveAPI) count(name string) int {
 // scanDocs builds the four API documents the way cmd/nsagent builds its
 // JSON outputs, from a single scan.
 func scanDocs(redact, nsTree bool) (map[string][]byte, error) {
-	fields := inventory.FieldSecurity | inventory.FieldCgroupRefs | inventory.FieldCgroupTree |
+	fields := inventory.FieldDetails | inventory.FieldSecurity | inventory.FieldCgroupRefs | inventory.FieldCgroupTree |
 		inventory.FieldFDs | inventory.FieldMounts | inventory.FieldNSRelations
 	sc, err := inventory.NewScanner(inventory.Options{Paths: inventory.DefaultPaths, Fields: fields})
 	if err != nil {

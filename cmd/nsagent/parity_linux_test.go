@@ -158,11 +158,17 @@ func TestLsnsParity(t *testing.T) {
 
 	cols := "NS,TYPE,NPROCS,PID,USER,COMMAND"
 	runLsns := func() map[nsKey]lsnsEntry {
-		out, err := exec.Command("lsns", "-J", "-o", cols).Output()
-		if err != nil {
-			t.Fatalf("lsns: %v", err)
+		// util-linux lsns exits 1 when a process vanishes under it (other
+		// tests start and end processes all the time): try again.
+		var err error
+		for try := 0; try < 5; try++ {
+			var out []byte
+			if out, err = exec.Command("lsns", "-J", "-o", cols).Output(); err == nil {
+				return parseLsnsJSON(t, "lsns", out)
+			}
 		}
-		return parseLsnsJSON(t, "lsns", out)
+		t.Fatalf("lsns failed 5 times: %v", err)
+		return nil
 	}
 	runNsagent := func() map[nsKey]lsnsEntry {
 		out, err := exec.Command(bin, "lsns", "-J", "-o", cols+",NSFS").Output()
