@@ -49,9 +49,14 @@ func (e *e2e) assertNetRestored(before testutil.HostNet, stateBefore []string) {
 		e.t.Errorf("host network state changed:\n%s", d)
 	}
 	got := testutil.DirListing(e.env.StateDir)
-	// The two lock files stay (as the store's own lock does).
+	// The two lock files stay (as the store's own lock does), and so does
+	// the cache (compiled seccomp profiles, unpacked root filesystems),
+	// which outlives workloads by design.
 	var extra []string
 	for _, p := range got {
+		if p == "cache" || strings.HasPrefix(p, "cache/") {
+			continue
+		}
 		if p != "." && p != ".lock" && p != ".net.lock" && !contains(stateBefore, p) {
 			extra = append(extra, p)
 		}
