@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/nsagent/nsagent/inventory"
+	"github.com/nsagent/nsagent/inventory/containers"
 )
 
 func init() {
@@ -18,24 +19,29 @@ func init() {
 func runTree(args []string) error {
 	fs := newFlagSet("tree", "[flags]")
 	output := fs.StringP("output", "o", "table", "output format: table or json")
+	logical := fs.Bool("logical", false, "nest processes under their logical parent (a shim under its containerd) instead of their real one")
 	paths := pathFlags(fs)
+	copts := containerFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := outputFormat(*output, "table", "json"); err != nil {
 		return err
 	}
-	snap, err := scan(*paths, inventory.FieldSecurity|inventory.FieldCgroupRefs)
+	snap, res, err := scanContainers(*paths, copts, inventory.FieldSecurity|inventory.FieldCgroupRefs)
 	if err != nil {
 		return err
 	}
 	roots := snap.Tree()
+	if *logical {
+		roots = containers.LogicalTree(snap, res)
+	}
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()
 	if *output == "json" {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{"processes": roots})
+		return enc.Encode(map[string]any{"processes": roots, "roles": res.Roles, "container_of": res.ContainerOf, "logical_parents": res.LogicalParents})
 	}
 	// Like ps fxa, one line a process; a process that enters namespaces or
 	// a cgroup its parent is not in is marked at that boundary only.
@@ -50,6 +56,7 @@ func runTree(args []string) error {
 		if n.Cgroup != parentCgroup && n.Cgroup != "" {
 			marks += "  {cgroup " + n.Cgroup + "}"
 		}
+		marks += runtimeMarks(n.Process, res, *logical)
 		fmt.Fprintf(w, "%7d %-8s %s%s%s\n", n.PID, n.User, prefix, cmd, marks)
 		for _, c := range n.Children {
 			walk(c, strings.Repeat(" ", len(prefix))+" \\_ ", n.Cgroup)
@@ -59,6 +66,30 @@ func runTree(args []string) error {
 		walk(r, "", "/")
 	}
 	return nil
+}
+
+// runtimeMarks renders a process's runtime role, the container it starts
+// or entered, and its other parent (logical in the real tree, real in the
+// logical one): "  <shim> (logical parent 6765)".
+func runtimeMarks(p *inventory.Process, res *containers.Result, logical bool) string {
+	var b strings.Builder
+	role := res.Role(p.PID)
+	if role != containers.RoleHost && role != containers.RoleContainer {
+		b.WriteString("  <" + string(role) + ">")
+	}
+	if id, ok := res.ContainerOf[p.PID]; ok && role != containers.RoleContainer {
+		if c := res.Container(id); c != nil {
+			fmt.Fprintf(&b, "  {container %s %s %s}", c.Runtime, c.Name, shortID(c.ID))
+		}
+	}
+	if lp, ok := res.LogicalParents[p.PID]; ok {
+		if logical {
+			fmt.Fprintf(&b, "  (real parent %d)", p.PPID)
+		} else {
+			fmt.Fprintf(&b, "  (logical parent %d)", lp)
+		}
+	}
+	return b.String()
 }
 
 // nsMarks renders a process's namespace boundaries: "  [+pid:4026532 +net:…]".
