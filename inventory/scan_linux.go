@@ -237,7 +237,7 @@ func (r *procReader) read(pid int) (*Process, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pid %d: %w", pid, err)
 	}
-	if r.cache != nil {
+	if r.cache != nil && ps.State != "Z" { // a zombie has lost its namespaces: read it
 		if old := r.cache.Match(pid, ps.StartTicks, ps.Comm); old != nil {
 			p := *old
 			p.PPID, p.State, p.Threads = ps.PPID, ps.State, ps.Threads
