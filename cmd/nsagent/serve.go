@@ -218,4 +218,3 @@ func buildInfo() prometheus.Collector {
 	g.Set(1)
 	return g
 }
-
