@@ -13,6 +13,7 @@ type procCache struct {
 	// procs is replaced (never modified) at the end of each scan, so the
 	// scan's workers read it without locks.
 	procs map[int]*inventory.Process
+	ns    map[inventory.NSKey]*inventory.Namespace
 
 	// Per scan, set by begin before the workers start.
 	full      bool
@@ -73,6 +74,11 @@ func (c *procCache) end(snap *inventory.Snapshot) (reused, read int) {
 		m[p.PID] = p
 	}
 	c.procs = m
+	ns := make(map[inventory.NSKey]*inventory.Namespace, len(snap.Namespaces))
+	for _, n := range snap.Namespaces {
+		ns[inventory.NSKey{Type: n.Type, Inode: n.Inode}] = n
+	}
+	c.ns = ns
 	reused = int(c.reused.Load())
 	read = len(snap.Processes) - reused
 	c.reusedTotal.Add(uint64(reused))
@@ -115,4 +121,13 @@ func (c *procCache) Match(pid int, startTicks uint64, comm string) *inventory.Pr
 	}
 	c.reused.Add(1)
 	return p
+}
+
+// Namespace implements inventory.NamespaceCache: relations are kept for
+// the namespaces of the last scan, except on a full scan.
+func (c *procCache) Namespace(k inventory.NSKey) *inventory.Namespace {
+	if c.full {
+		return nil
+	}
+	return c.ns[k]
 }

@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -72,18 +73,11 @@ func (s *Scanner) addMountHolders(snap *Snapshot) {
 			continue
 		}
 		pid := mnt.PIDs[0]
-		proc, err := s.fs.Proc(pid)
-		if err != nil {
-			continue
-		}
-		mounts, err := proc.MountInfo()
+		b, err := os.ReadFile(filepath.Join(s.paths.Procfs, strconv.Itoa(pid), "mountinfo"))
 		if err != nil {
 			continue // exited since
 		}
-		for _, mi := range mounts {
-			if mi.FSType != "nsfs" {
-				continue
-			}
+		for _, mi := range parseNSFSMounts(b) {
 			t, ino, err := parseNSLink(mi.Root)
 			if err != nil || t.Index() < 0 {
 				continue
@@ -135,7 +129,14 @@ func (s *Scanner) addRelations(snap *Snapshot) {
 		nl = h
 		defer nl.Close()
 	}
+	nc, _ := s.cache.(NamespaceCache)
 	for _, n := range snap.Namespaces {
+		if nc != nil {
+			if old := nc.Namespace(NSKey{n.Type, n.Inode}); old != nil {
+				n.Owner, n.Parent, n.NetNSID = old.Owner, old.Parent, old.NetNSID
+				continue
+			}
+		}
 		path := s.handlePath(n)
 		if path == "" {
 			continue
