@@ -3,6 +3,7 @@ package agent
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/nsagent/nsagent/inventory"
 )
@@ -14,6 +15,13 @@ type procCache struct {
 	// scan's workers read it without locks.
 	procs map[int]*inventory.Process
 	ns    map[inventory.NSKey]*inventory.Namespace
+
+	// mounts are the nsfs mounts read per mount namespace, with when.
+	mounts       map[uint64]mountEntry
+	mountsMaxAge time.Duration
+	now          func() time.Time
+	scanStart    time.Time
+	mountsSeen   map[uint64]bool // mount namespaces of the scan in progress
 
 	// Per scan, set by begin before the workers start.
 	full      bool
@@ -30,8 +38,14 @@ type procCache struct {
 	reusedTotal, readTotal atomic.Uint64
 }
 
-func newProcCache() *procCache {
-	return &procCache{dirty: make(map[int]struct{})}
+// mountEntry is one mount namespace's nsfs mounts as last read.
+type mountEntry struct {
+	mounts []inventory.NSFSMount
+	at     time.Time
+}
+
+func newProcCache(mountsMaxAge time.Duration, now func() time.Time) *procCache {
+	return &procCache{dirty: make(map[int]struct{}), mounts: map[uint64]mountEntry{}, mountsMaxAge: mountsMaxAge, now: now}
 }
 
 // markDirty records that pid forked, exec'd, exited or changed identity.
@@ -61,6 +75,8 @@ func (c *procCache) begin(full bool, ev *procEvents) {
 	c.evMu.Unlock()
 	c.full = full || c.procs == nil
 	c.reused.Store(0)
+	c.scanStart = c.now()
+	c.mountsSeen = map[uint64]bool{}
 }
 
 // end stores the processes of a finished scan and returns how many were
@@ -79,6 +95,11 @@ func (c *procCache) end(snap *inventory.Snapshot) (reused, read int) {
 		ns[inventory.NSKey{Type: n.Type, Inode: n.Inode}] = n
 	}
 	c.ns = ns
+	for ino := range c.mounts { // forget mount namespaces that are gone
+		if !c.mountsSeen[ino] {
+			delete(c.mounts, ino)
+		}
+	}
 	reused = int(c.reused.Load())
 	read = len(snap.Processes) - reused
 	c.reusedTotal.Add(uint64(reused))
@@ -130,4 +151,20 @@ func (c *procCache) Namespace(k inventory.NSKey) *inventory.Namespace {
 		return nil
 	}
 	return c.ns[k]
+}
+
+// NSFSMounts implements inventory.NamespaceCache: a mount namespace's
+// nsfs mounts are re-read when older than mountsMaxAge, or on a full scan.
+func (c *procCache) NSFSMounts(ino uint64) ([]inventory.NSFSMount, bool) {
+	c.mountsSeen[ino] = true
+	e, ok := c.mounts[ino]
+	if c.full || !ok || c.scanStart.Sub(e.at) >= c.mountsMaxAge {
+		return nil, false
+	}
+	return e.mounts, true
+}
+
+// StoreNSFSMounts implements inventory.NamespaceCache.
+func (c *procCache) StoreNSFSMounts(ino uint64, m []inventory.NSFSMount) {
+	c.mounts[ino] = mountEntry{mounts: m, at: c.scanStart}
 }

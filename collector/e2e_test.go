@@ -318,5 +318,5 @@ func tlsClient(t *testing.T, caPEM []byte) *http.Client {
 	if !pool.AppendCertsFromPEM(caPEM) {
 		t.Fatal("bad CA")
 	}
-	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	return &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 }

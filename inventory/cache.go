@@ -30,4 +30,11 @@ type NamespaceCache interface {
 	// Namespace returns the namespace with key k as an earlier scan found
 	// it, or nil to ask the kernel.
 	Namespace(k NSKey) *Namespace
+	// NSFSMounts returns the nsfs mounts of mount namespace mntIno as an
+	// earlier scan read them, if they may be reused: mount tables change
+	// without any process event, so a cache bounds their age itself.
+	NSFSMounts(mntIno uint64) ([]NSFSMount, bool)
+	// StoreNSFSMounts records what a scan read of mount namespace mntIno.
+	// The scan's workers are done; it is called from one goroutine.
+	StoreNSFSMounts(mntIno uint64, mounts []NSFSMount)
 }

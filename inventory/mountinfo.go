@@ -2,8 +2,8 @@ package inventory
 
 import "bytes"
 
-// nsfsMount is one nsfs bind mount of a mountinfo file.
-type nsfsMount struct {
+// NSFSMount is one nsfs bind mount in a mount namespace's mountinfo.
+type NSFSMount struct {
 	Root       string // "net:[4026532400]"
 	MountPoint string // as mountinfo spells it (octal escapes kept)
 }
@@ -13,8 +13,8 @@ type nsfsMount struct {
 // every scan, nearly all of their lines are other filesystems, and
 // procfs.MountInfo parsing every line (allocating its options maps) was a
 // quarter of the agent's CPU per scrape in a profile at 2,300 processes.
-func parseNSFSMounts(b []byte) []nsfsMount {
-	var out []nsfsMount
+func parseNSFSMounts(b []byte) []NSFSMount {
+	var out []NSFSMount
 	for len(b) > 0 {
 		line := b
 		if i := bytes.IndexByte(b, '\n'); i >= 0 {
@@ -34,7 +34,7 @@ func parseNSFSMounts(b []byte) []nsfsMount {
 		if len(f) < 5 {
 			continue
 		}
-		out = append(out, nsfsMount{Root: string(f[3]), MountPoint: string(f[4])})
+		out = append(out, NSFSMount{Root: string(f[3]), MountPoint: string(f[4])})
 	}
 	return out
 }

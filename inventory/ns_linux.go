@@ -67,17 +67,28 @@ func (s *Scanner) addFDHolders(procs []*Process, m map[NSKey]*Namespace) {
 // Docker's /run/docker/netns). The same mount seen from several mount
 // namespaces is recorded once.
 func (s *Scanner) addMountHolders(snap *Snapshot) {
+	nc, _ := s.cache.(NamespaceCache)
 	added := false
 	for _, mnt := range snap.Namespaces {
 		if mnt.Type != NSMnt || len(mnt.PIDs) == 0 {
 			continue
 		}
 		pid := mnt.PIDs[0]
-		b, err := os.ReadFile(filepath.Join(s.paths.Procfs, strconv.Itoa(pid), "mountinfo"))
-		if err != nil {
-			continue // exited since
+		mounts, ok := []NSFSMount(nil), false
+		if nc != nil {
+			mounts, ok = nc.NSFSMounts(mnt.Inode)
 		}
-		for _, mi := range parseNSFSMounts(b) {
+		if !ok {
+			b, err := os.ReadFile(filepath.Join(s.paths.Procfs, strconv.Itoa(pid), "mountinfo"))
+			if err != nil {
+				continue // exited since
+			}
+			mounts = parseNSFSMounts(b)
+			if nc != nil {
+				nc.StoreNSFSMounts(mnt.Inode, mounts)
+			}
+		}
+		for _, mi := range mounts {
 			t, ino, err := parseNSLink(mi.Root)
 			if err != nil || t.Index() < 0 {
 				continue
