@@ -1,6 +1,8 @@
 package agent
 
 import (
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,6 +38,13 @@ type procCache struct {
 	armGen  uint64           // lostGen when the last scan began
 
 	reusedTotal, readTotal atomic.Uint64
+
+	// cgroupRefs interns processes' cgroup memberships: the thousands of
+	// processes of a service or a load share a handful of them, and on a
+	// hybrid host each is ten hierarchies' worth of slices and strings
+	// (about 1 KiB a process, most of the agent's heap at 10,000).
+	cgroupRefs map[string][]inventory.CgroupRef
+	interned   map[*inventory.CgroupRef]bool
 }
 
 // mountEntry is one mount namespace's nsfs mounts as last read.
@@ -88,6 +97,7 @@ func (c *procCache) end(snap *inventory.Snapshot) (reused, read int) {
 	m := make(map[int]*inventory.Process, len(snap.Processes))
 	for _, p := range snap.Processes {
 		m[p.PID] = p
+		c.intern(p)
 	}
 	c.procs = m
 	ns := make(map[inventory.NSKey]*inventory.Namespace, len(snap.Namespaces))
@@ -167,4 +177,34 @@ func (c *procCache) NSFSMounts(ino uint64) ([]inventory.NSFSMount, bool) {
 // StoreNSFSMounts implements inventory.NamespaceCache.
 func (c *procCache) StoreNSFSMounts(ino uint64, m []inventory.NSFSMount) {
 	c.mounts[ino] = mountEntry{mounts: m, at: c.scanStart}
+}
+
+// intern makes p share its cgroup memberships with other processes that
+// have the same. Only end calls it, before the snapshot is published.
+func (c *procCache) intern(p *inventory.Process) {
+	if len(p.Cgroups) == 0 || c.interned[&p.Cgroups[0]] {
+		return
+	}
+	if c.cgroupRefs == nil || len(c.cgroupRefs) > 4096 {
+		// Start over now and then so memberships of cgroups long gone
+		// are not kept.
+		c.cgroupRefs = map[string][]inventory.CgroupRef{}
+		c.interned = map[*inventory.CgroupRef]bool{}
+	}
+	var b strings.Builder
+	for _, r := range p.Cgroups {
+		b.WriteString(strconv.Itoa(r.HierarchyID))
+		b.WriteByte(':')
+		b.WriteString(strings.Join(r.Controllers, ","))
+		b.WriteByte(':')
+		b.WriteString(r.Path)
+		b.WriteByte('\n')
+	}
+	key := b.String()
+	if refs, ok := c.cgroupRefs[key]; ok {
+		p.Cgroups = refs
+		return
+	}
+	c.cgroupRefs[key] = p.Cgroups
+	c.interned[&p.Cgroups[0]] = true
 }

@@ -105,6 +105,13 @@ func runServe(args []string) error {
 		names = []string{}
 	}
 
+	if os.Getenv("GOGC") == "" {
+		// The agent's heap is mostly the last scan, replaced on each; a
+		// lower GOGC keeps its RSS near that (measured at 10,000
+		// processes) for little CPU, since an incremental scan allocates
+		// little. GOGC in the environment still wins.
+		debug.SetGCPercent(50)
+	}
 	a, err := agent.New(agent.Options{
 		Paths: *paths, MinInterval: *minInterval, FullInterval: *fullInterval, MountsInterval: *mountsInterval,
 		ProcEvents: *procEvents, Containers: *copts, Logger: log,

@@ -186,7 +186,8 @@ if ((more > 0)); then
   done
   for _ in 1 2 3; do curl -sf -o "$work/scrape-big" "http://127.0.0.1:$pa/metrics"; done
   nbig=$(nprocs)
-  echo "RSS: nsagent $(($(rss_kib "$agent_pid") / 1024)) MiB at $nbig processes (target <= 40 MiB at 10,000); series $(grep -vc '^#' "$work/scrape-big")"
+  echo "RSS: nsagent $(($(rss_kib "$agent_pid") / 1024)) MiB at $nbig processes (target <= 40 MiB at 10,000); series $(grep -vc '^#' "$work/scrape-big");" \
+    "Go heap in use $(awk '/^go_memstats_heap_inuse_bytes /{printf "%.0f", $2/1048576}' "$work/scrape-big") MiB"
   stop_big
   trap cleanup EXIT
 fi
