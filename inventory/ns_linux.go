@@ -69,14 +69,25 @@ func (s *Scanner) addFDHolders(procs []*Process, m map[NSKey]*Namespace) {
 // Docker's /run/docker/netns). The same mount seen from several mount
 // namespaces is recorded once. The files are read on the scanner's workers:
 // a host with a few hundred mount namespaces has as many tables to read.
+// A NamespaceCache may hand back a mount namespace's table from an earlier
+// scan instead.
 func (s *Scanner) addMountHolders(snap *Snapshot) {
+	nc, _ := s.cache.(NamespaceCache)
 	var pids []int
+	var mntIno []uint64
 	for _, mnt := range snap.Namespaces {
 		if mnt.Type == NSMnt && len(mnt.PIDs) > 0 {
 			pids = append(pids, mnt.PIDs[0])
+			mntIno = append(mntIno, mnt.Inode)
 		}
 	}
-	found := make([][]nsfsMount, len(pids))
+	found := make([][]NSFSMount, len(pids))
+	cached := make([]bool, len(pids))
+	if nc != nil {
+		for i, ino := range mntIno {
+			found[i], cached[i] = nc.NSFSMounts(ino)
+		}
+	}
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for w := 0; w < s.workers; w++ {
@@ -88,6 +99,9 @@ func (s *Scanner) addMountHolders(snap *Snapshot) {
 				if i >= len(pids) {
 					return
 				}
+				if cached[i] {
+					continue
+				}
 				b, err := os.ReadFile(filepath.Join(s.paths.Procfs, strconv.Itoa(pids[i]), "mountinfo"))
 				if err == nil { // else: exited since
 					found[i] = parseNSFSMounts(b)
@@ -96,6 +110,13 @@ func (s *Scanner) addMountHolders(snap *Snapshot) {
 		}()
 	}
 	wg.Wait()
+	if nc != nil {
+		for i, ino := range mntIno {
+			if !cached[i] {
+				nc.StoreNSFSMounts(ino, found[i])
+			}
+		}
+	}
 	added := false
 	for i, mounts := range found {
 		for _, m := range mounts {
@@ -145,7 +166,14 @@ func (s *Scanner) addRelations(snap *Snapshot) {
 		nl = h
 		defer nl.Close()
 	}
+	nc, _ := s.cache.(NamespaceCache)
 	for _, n := range snap.Namespaces {
+		if nc != nil {
+			if old := nc.Namespace(NSKey{n.Type, n.Inode}); old != nil {
+				n.Owner, n.Parent, n.NetNSID = old.Owner, old.Parent, old.NetNSID
+				continue
+			}
+		}
 		path := s.handlePath(n)
 		if path == "" {
 			continue

@@ -193,8 +193,9 @@ func atou(b []byte) (uint64, error) {
 	return strconv.ParseUint(string(b), 10, 64)
 }
 
-// nsfsMount is an nsfs bind mount: the namespace it holds and where.
-type nsfsMount struct {
+// NSFSMount is an nsfs bind mount in a mount namespace: the namespace it
+// holds and where (octal escapes undone).
+type NSFSMount struct {
 	Key        NSKey
 	MountPoint string
 }
@@ -203,8 +204,8 @@ type nsfsMount struct {
 // whose filesystem type (after the " - " separator) is nsfs are split:
 // a mount namespace's table is mostly other mounts, and the scan reads one
 // per mount namespace.
-func parseNSFSMounts(b []byte) []nsfsMount {
-	var out []nsfsMount
+func parseNSFSMounts(b []byte) []NSFSMount {
+	var out []NSFSMount
 	for len(b) > 0 {
 		var line []byte
 		if i := bytes.IndexByte(b, '\n'); i >= 0 {
@@ -225,7 +226,7 @@ func parseNSFSMounts(b []byte) []nsfsMount {
 		if err != nil || t.Index() < 0 {
 			continue
 		}
-		out = append(out, nsfsMount{Key: NSKey{t, ino}, MountPoint: unescapeMountPath(string(f[4]))})
+		out = append(out, NSFSMount{Key: NSKey{t, ino}, MountPoint: unescapeMountPath(string(f[4]))})
 	}
 	return out
 }

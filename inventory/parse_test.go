@@ -174,7 +174,7 @@ func TestParseNSFSMounts(t *testing.T) {
 		"614 22 0:4 garbage /x rw - nsfs nsfs rw\n" +
 		"615 22 0:4 mnt:[4026532502] /y rw - nsfs nsfs rw\n"
 	got := parseNSFSMounts([]byte(in))
-	want := []nsfsMount{
+	want := []NSFSMount{
 		{NSKey{NSNet, 4026532500}, "/run/netns/blue"},
 		{NSKey{NSNet, 4026532501}, "/run/netns/with space"},
 		{NSKey{NSMnt, 4026532502}, "/y"},

@@ -36,6 +36,18 @@ func liveDiscover(t *testing.T) (*inventory.Snapshot, *Result) {
 	return snap, res
 }
 
+// entrantsExeced reports whether both entrants have run their commands
+// (runc init and nsenter are themselves entrants until they exec).
+func entrantsExeced(c *Container) bool {
+	n := 0
+	for _, e := range c.Entrants {
+		if e.Command == "sleep 999" || e.Command == "sleep 998" {
+			n++
+		}
+	}
+	return n == 2
+}
+
 func randName(t *testing.T) string {
 	b := make([]byte, 4)
 	if _, err := rand.Read(b); err != nil {
@@ -81,14 +93,15 @@ func TestLiveDocker(t *testing.T) {
 	testutil.Run(t, "docker", "exec", "-d", id, "sleep", "999")
 	nsenter := testutil.Start(t, exec.Command("nsenter", "-t", strconv.Itoa(pid), "-m", "-n", "sleep", "998"))
 
-	// docker exec -d returns before the process is started; wait for it.
+	// docker exec -d returns before the process is started, and nsenter
+	// and runc init exec their commands a moment later; wait for both.
 	var snap *inventory.Snapshot
 	var res *Result
 	var c *Container
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		snap, res = liveDiscover(t)
 		c = res.Container(id)
-		if c != nil && len(c.Entrants) >= 2 || time.Now().After(deadline) {
+		if c != nil && entrantsExeced(c) || time.Now().After(deadline) {
 			break
 		}
 	}
@@ -232,7 +245,7 @@ func TestLiveRunc(t *testing.T) {
 	}
 
 	testutil.Run(t, runc, "kill", id, "KILL")
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		if _, err := os.Stat("/proc/" + strconv.Itoa(pid)); err != nil || time.Now().After(deadline) {
 			break
 		}
