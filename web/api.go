@@ -20,13 +20,16 @@ import (
 type api struct {
 	agent *agent.Agent
 	log   *slog.Logger
+	// redact leaves command lines out of every document (only process
+	// names remain): --web.redact-cmdline.
+	redact bool
 }
 
 func (a *api) register(mux *http.ServeMux) {
-	mux.HandleFunc("GET /api/v1/namespaces", a.handle(namespacesDoc))
-	mux.HandleFunc("GET /api/v1/processes", a.handle(processesDoc))
+	mux.HandleFunc("GET /api/v1/namespaces", a.handle(a.namespacesDoc))
+	mux.HandleFunc("GET /api/v1/processes", a.handle(a.processesDoc))
 	mux.HandleFunc("GET /api/v1/cgroups", a.handle(cgroupsDoc))
-	mux.HandleFunc("GET /api/v1/containers", a.handle(containersDoc))
+	mux.HandleFunc("GET /api/v1/containers", a.handle(a.containersDoc))
 }
 
 // badRequest is an error in the request, answered with 400.
@@ -61,34 +64,75 @@ func httpError(w http.ResponseWriter, code int, err error) {
 	json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
 }
 
-// namespacesDoc is lsns -J: the default columns and process tree, or with
-// ?type=TYPE the namespaces of one type (net adds NETNSID and NSFS).
-func namespacesDoc(s *agent.Scan, r *http.Request, procfs string) ([]byte, error) {
+// namespacesDoc is lsns -J: the default columns and process tree, as
+// `nsagent lsns -J` prints them. Query parameters narrow or widen it as the
+// CLI's flags do: type=TYPE (-t; net adds NETNSID and NSFS), output=COLS or
+// output=all (-o, --output-all), tree=process|parent|owner|none (-T, -l).
+func (a *api) namespacesDoc(s *agent.Scan, r *http.Request, procfs string) ([]byte, error) {
+	q := r.URL.Query()
+	for k := range q {
+		switch k {
+		case "type", "output", "tree":
+		default:
+			return nil, badRequest{fmt.Errorf("unknown parameter %q (want type, output or tree)", k)}
+		}
+	}
 	var f lsns.Filter
 	defaults := lsns.DefaultColumns
-	if v := r.URL.Query().Get("type"); v != "" {
+	if v := q.Get("type"); v != "" {
 		t, ok := inventory.ParseNSType(v)
 		if !ok {
-			return nil, badRequest{fmt.Errorf("unknown namespace type: %s", v)}
+			return nil, badRequest{fmt.Errorf("unknown namespace type: %.40q", v)}
 		}
 		f.Type = t
 		if t == inventory.NSNet {
 			defaults = lsns.DefaultNetColumns
 		}
 	}
-	cols, err := lsns.ParseColumns("", defaults)
+	spec := q.Get("output")
+	if spec == "all" {
+		spec = ""
+		for i, c := range lsns.Columns {
+			if i > 0 {
+				spec += ","
+			}
+			spec += c.Name
+		}
+	}
+	if len(spec) > 256 {
+		return nil, badRequest{fmt.Errorf("output: %d bytes, at most 256", len(spec))}
+	}
+	cols, err := lsns.ParseColumns(spec, defaults)
+	if err != nil {
+		return nil, badRequest{err}
+	}
+	tree := lsns.TreeProcess
+	switch v := q.Get("tree"); v {
+	case "":
+	case "none":
+		tree = lsns.TreeNone
+	default:
+		if tree, err = lsns.ParseTree(v); err != nil {
+			return nil, badRequest{err}
+		}
+	}
+	rows, err := lsns.Build(s.Snapshot, f, tree, procfs)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := lsns.Build(s.Snapshot, f, lsns.TreeProcess, procfs)
-	if err != nil {
-		return nil, err
+	doc, err := lsns.JSON(rows, cols)
+	if err != nil || !a.redact {
+		return doc, err
 	}
-	return lsns.JSON(rows, cols)
+	return RedactLsnsJSON(doc, s.Snapshot)
 }
 
-func processesDoc(s *agent.Scan, _ *http.Request, _ string) ([]byte, error) {
-	doc := map[string]any{"processes": s.Snapshot.Tree()}
+func (a *api) processesDoc(s *agent.Scan, _ *http.Request, _ string) ([]byte, error) {
+	tree := s.Snapshot.Tree()
+	if a.redact {
+		tree = RedactTree(tree)
+	}
+	doc := map[string]any{"processes": tree}
 	if c := s.Containers; c != nil {
 		doc["roles"], doc["container_of"], doc["logical_parents"] = c.Roles, c.ContainerOf, c.LogicalParents
 	}
@@ -102,12 +146,16 @@ func cgroupsDoc(s *agent.Scan, _ *http.Request, _ string) ([]byte, error) {
 	return indentJSON(s.Snapshot.Cgroups)
 }
 
-func containersDoc(s *agent.Scan, _ *http.Request, _ string) ([]byte, error) {
+func (a *api) containersDoc(s *agent.Scan, _ *http.Request, _ string) ([]byte, error) {
 	c := s.Containers
 	if c == nil {
 		return nil, fmt.Errorf("discover containers: %w", s.ContainersErr)
 	}
-	return indentJSON(map[string]any{"containers": c.Containers, "findings": c.Findings, "errors": c.Errors})
+	list := c.Containers
+	if a.redact {
+		list = RedactContainers(list, s.Snapshot)
+	}
+	return indentJSON(map[string]any{"containers": list, "findings": c.Findings, "errors": c.Errors})
 }
 
 // indentJSON encodes v as the CLI's -o json does.

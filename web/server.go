@@ -34,6 +34,10 @@ type Options struct {
 	// MaxRequests bounds concurrent scrapes (0: unlimited).
 	MaxRequests int
 	Logger      *slog.Logger
+	// RedactCmdline leaves command lines out of the API and the page.
+	RedactCmdline bool
+	// Refresh is how often the page updates (0: 5 s).
+	Refresh time.Duration
 }
 
 // NewHandler returns the agent's HTTP handler.
@@ -54,18 +58,23 @@ func NewHandler(o Options) (http.Handler, error) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
 	})
-	api := &api{agent: o.Agent, log: o.Logger}
+	api := &api{agent: o.Agent, log: o.Logger, redact: o.RedactCmdline}
 	api.register(mux)
+	// The browser view is the landing page; exporter-toolkit's page of
+	// links moves to /about. With the telemetry path at / neither fits.
 	if o.TelemetryPath != "/" {
+		mux.Handle("/", UIHandler(UIOptions{RedactCmdline: o.RedactCmdline, Refresh: o.Refresh}))
 		desc := "Namespaces, processes, cgroups and containers of this host. Enabled collectors:"
 		for _, c := range o.Collectors {
 			desc += " " + c
 		}
 		lp, err := web.NewLandingPage(web.LandingConfig{
 			Name:        "nsagent",
+			Profiling:   "false",
 			Description: desc,
 			Version:     o.Version,
 			Links: []web.LandingLinks{
+				{Address: "/", Text: "Process tree, namespaces, containers, cgroups (web view)"},
 				{Address: o.TelemetryPath, Text: "Metrics"},
 				{Address: "/healthz", Text: "Health"},
 				{Address: "/api/v1/namespaces", Text: "Namespaces (JSON, lsns -J schema)"},
@@ -77,7 +86,12 @@ func NewHandler(o Options) (http.Handler, error) {
 		if err != nil {
 			return nil, fmt.Errorf("landing page: %w", err)
 		}
-		mux.Handle("/", lp)
+		// The landing page answers its own route only ("/").
+		mux.HandleFunc("GET /about", func(w http.ResponseWriter, r *http.Request) {
+			r2 := r.Clone(r.Context())
+			r2.URL.Path = "/"
+			lp.ServeHTTP(w, r2)
+		})
 	}
 	return mux, nil
 }

@@ -38,6 +38,8 @@ func runServe(args []string) error {
 	telemetry := fs.String("web.telemetry-path", "/metrics", "path under which to expose metrics")
 	webConfig := fs.String("web.config.file", "", "exporter-toolkit web config file for TLS and basic auth")
 	maxRequests := fs.Int("web.max-requests", 40, "maximum concurrent scrapes (0: no limit)")
+	redact := fs.Bool("web.redact-cmdline", false, "leave command lines out of the web view and the JSON API (process names only)")
+	refresh := fs.Duration("web.refresh", 5*time.Second, "how often the web view updates")
 	noExporterMetrics := fs.Bool("web.disable-exporter-metrics", false, "leave out the go_* and process_* metrics of nsagent itself")
 	disableDefaults := fs.Bool("collector.disable-defaults", false, "disable every collector not enabled explicitly")
 	budget := fs.Int("collector.series-budget", 10000, "most series one collector may emit per scrape")
@@ -134,6 +136,7 @@ func runServe(args []string) error {
 	h, err := web.NewHandler(web.Options{
 		Agent: a, Gatherer: reg, TelemetryPath: *telemetry, Version: version,
 		Collectors: nc.Names(), MaxRequests: *maxRequests, Logger: log,
+		RedactCmdline: *redact, Refresh: *refresh,
 	})
 	if err != nil {
 		return err

@@ -150,7 +150,10 @@
 
   async function fetchDoc(name) {
     try {
-      const r = await fetch(API + '/' + name, { cache: 'no-store', headers: { Accept: 'application/json' } });
+      // The namespaces view wants every column (holders, NSFS, parent,
+      // owner) as a flat list; the API's default is plain lsns -J.
+      const path = name === 'namespaces' ? 'namespaces?output=all&tree=none' : name;
+      const r = await fetch(API + '/' + path, { cache: 'no-store', headers: { Accept: 'application/json' } });
       if (!r.ok) {
         const t = (await r.text()).slice(0, 300);
         throw new Error(r.status + ' ' + t.trim());
