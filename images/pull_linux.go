@@ -486,7 +486,7 @@ func describe(src Source, err error) error {
 	if errors.As(err, &derr) && src.Kind == Registry {
 		return fmt.Errorf("registry %s is not reachable: %s", src.Ref.Context().RegistryStr(), derr.Err)
 	}
-	return fmt.Errorf("%s: %s", where, oneLine(err.Error()))
+	return fmt.Errorf("%s: %w", where, err)
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
