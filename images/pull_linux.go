@@ -126,6 +126,17 @@ func (s *Store) planImage(ctx context.Context, src Source, o PullOptions) (*Imag
 	if err != nil {
 		return nil, nil, err
 	}
+	if src.Kind != DockerArchive && src.Kind != Tarball {
+		// Known manifest, every layer cached: not even the config is
+		// fetched again.
+		d, err := img.Digest()
+		if err != nil {
+			return nil, nil, err
+		}
+		if im, err := s.loadImage(d.String()); err == nil && s.complete(im) {
+			return im, nil, nil
+		}
+	}
 	cfgName, err := img.ConfigName()
 	if err != nil {
 		return nil, nil, err
