@@ -239,21 +239,7 @@ func (x *extractor) whiteout(pfd int, parent, base string) error {
 		if x.opt.Whiteouts == WhiteoutOverlay {
 			return unix.Fsetxattr(pfd, opaqueXattr, []byte("y"), 0)
 		}
-		d := os.NewFile(uintptr(dupFD(pfd)), parent)
-		defer d.Close()
-		names, err := d.Readdirnames(-1)
-		if err != nil {
-			return err
-		}
-		for _, n := range names {
-			if x.written[path.Join(parent, n)] {
-				continue
-			}
-			if err := removeAllAt(pfd, n); err != nil {
-				return err
-			}
-		}
-		return nil
+		return x.removeLower(pfd, parent)
 	}
 	name := strings.TrimPrefix(base, whiteoutPrefix)
 	if name == "" || name == "." || name == ".." || strings.Contains(name, "/") {
@@ -264,6 +250,41 @@ func (x *extractor) whiteout(pfd int, parent, base string) error {
 	}
 	if x.opt.Whiteouts == WhiteoutOverlay {
 		return unix.Mknodat(pfd, name, unix.S_IFCHR, 0)
+	}
+	return nil
+}
+
+// removeLower removes from directory rel (open as fd) everything this
+// layer did not write, descending into the directories it did write
+// (an opaque whiteout listed after "dir/sub/" still hides the lower
+// layers' dir/sub/*).
+func (x *extractor) removeLower(fd int, rel string) error {
+	d := os.NewFile(uintptr(dupFD(fd)), rel)
+	names, err := d.Readdirnames(-1)
+	d.Close()
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		child := path.Join(rel, n)
+		if !x.written[child] {
+			if err := removeAllAt(fd, n); err != nil {
+				return err
+			}
+			continue
+		}
+		cfd, err := unix.Openat(fd, n, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		err = x.removeLower(cfd, child)
+		unix.Close(cfd)
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -145,6 +145,8 @@ func TestExtractWhiteouts(t *testing.T) {
 		{name: "opt/sub/deep", body: "lower", typ: tar.TypeReg},
 		{name: "dir-to-file/", typ: tar.TypeDir},
 		{name: "dir-to-file/x", body: "lower", typ: tar.TypeReg},
+		{name: "srv/sub/deep", body: "lower", typ: tar.TypeReg},
+		{name: "srv/top", body: "lower", typ: tar.TypeReg},
 	})
 	upper := tarBytes(t, []ent{
 		{name: "etc/.wh.gone", typ: tar.TypeReg},
@@ -152,6 +154,12 @@ func TestExtractWhiteouts(t *testing.T) {
 		{name: "opt/new", body: "upper", typ: tar.TypeReg},
 		{name: "opt/.wh..wh..opq", typ: tar.TypeReg},
 		{name: "dir-to-file", body: "upper", typ: tar.TypeReg},
+		// The opaque marker after a subdirectory the layer writes: the
+		// lower layer's srv/sub/deep must still go.
+		{name: "srv/", typ: tar.TypeDir},
+		{name: "srv/sub/", typ: tar.TypeDir},
+		{name: "srv/sub/new", body: "upper", typ: tar.TypeReg},
+		{name: "srv/.wh..wh..opq", typ: tar.TypeReg},
 	})
 	t.Run("apply", func(t *testing.T) {
 		dir := t.TempDir()
@@ -160,7 +168,7 @@ func TestExtractWhiteouts(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		want := map[string]string{"etc/kept": "lower", "opt/new": "upper", "dir-to-file": "upper"}
+		want := map[string]string{"etc/kept": "lower", "opt/new": "upper", "dir-to-file": "upper", "srv/sub/new": "upper"}
 		if got := readTree(t, dir); !equalMaps(got, want) {
 			t.Errorf("tree = %v, want %v", got, want)
 		}
