@@ -259,6 +259,8 @@ func TestParseSource(t *testing.T) {
 		{name: "docker archive", in: "docker-archive:/x/img.tar", want: "docker-archive:/x/img.tar"},
 		{name: "bad characters", in: "Bad!!ref", bad: true},
 		{name: "empty", in: "", bad: true},
+		{name: "missing absolute path", in: "/nonexistent/rootfs", bad: true},
+		{name: "missing relative path", in: "./alpine-rootfs", bad: true},
 		{name: "upper case repo", in: "127.0.0.1:5000/BusyBox", bad: true},
 	} {
 		t.Run(c.name, func(t *testing.T) {

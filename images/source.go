@@ -75,6 +75,11 @@ func ParseSource(s string, insecure bool) (Source, error) {
 		abs, _ := filepath.Abs(s)
 		return Source{Kind: Tarball, Path: abs}, nil
 	}
+	// A reference never starts with "/" or ".": that is a path whose file
+	// is missing, and must not turn into a request to Docker Hub.
+	if strings.HasPrefix(s, "/") || strings.HasPrefix(s, ".") {
+		return Source{}, fmt.Errorf("%w: %q is a path, and there is no such file", ErrBadReference, s)
+	}
 	var opts []name.Option
 	if insecure {
 		opts = append(opts, name.Insecure)

@@ -26,8 +26,8 @@ func imageRootfs(cfg *launcher.Config, arg string, ic *imageCLI, userSet bool) e
 	for _, p := range []string{"docker-archive:", "oci:", "tarball:"} {
 		explicit = explicit || strings.HasPrefix(arg, p)
 	}
-	if _, err := os.Stat(arg); !explicit && !errors.Is(err, fs.ErrNotExist) {
-		return nil // a path: the launcher's own business
+	if _, err := os.Stat(arg); !explicit && (!errors.Is(err, fs.ErrNotExist) || strings.HasPrefix(arg, "/") || strings.HasPrefix(arg, ".")) {
+		return nil // a path, even a missing one: the launcher's own business
 	}
 	src, err := images.ParseSource(arg, ic.insecure)
 	if err != nil {
