@@ -206,8 +206,8 @@ func TestPullMaliciousLayer(t *testing.T) {
 	}
 }
 
-// TestPullRegistryCorruptBlob pushes an image to the loopback registry,
-// corrupts its layer blob in the registry's storage and expects a pull
+// TestPullRegistryCorruptBlob pushes the two-layer whiteout image to the
+// loopback registry, pulls it intact, then corrupts its upper layer blob in the registry's storage and expects a pull
 // to fail naming the layer and its digest, leaving no image cached.
 func TestPullRegistryCorruptBlob(t *testing.T) {
 	testutil.RequireRoot(t)
@@ -220,6 +220,19 @@ func TestPullRegistryCorruptBlob(t *testing.T) {
 	if err := remote.Write(ref, img); err != nil {
 		t.Fatal(err)
 	}
+	// Intact, it pulls and lays out like the OCI layout does.
+	good := &Store{Dir: t.TempDir()}
+	src, _ := ParseSource(ref.String(), false)
+	im, err := good.Pull(context.Background(), src, PullOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(t.TempDir(), "root")
+	if err := good.Export(context.Background(), im, root); err != nil {
+		t.Fatal(err)
+	}
+	checkWhiteoutTree(t, root)
+
 	layers, _ := img.Layers()
 	d, _ := layers[1].Digest()
 	b, err := os.ReadFile(reg.BlobPath(d.String()))
@@ -231,7 +244,6 @@ func TestPullRegistryCorruptBlob(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := &Store{Dir: t.TempDir()}
-	src, _ := ParseSource(ref.String(), false)
 	_, err = st.Pull(context.Background(), src, PullOptions{})
 	if err == nil || !strings.Contains(err.Error(), "layer "+d.String()+": digest mismatch") {
 		t.Fatalf("Pull = %v, want a digest mismatch naming layer %s", err, d)
