@@ -41,7 +41,12 @@ func imageRootfs(cfg *launcher.Config, arg string, ic *imageCLI, userSet bool) e
 	}
 	cfg.Layers = im.LayerDirs()
 	cfg.Rootfs = cfg.Layers[0]
-	c := im.Config
+	return applyImageConfig(cfg, im.Config, userSet, im.LookupUser)
+}
+
+// applyImageConfig applies an image's config to cfg as `docker run` does.
+// lookupUser turns the image's USER into ids (from the image's files).
+func applyImageConfig(cfg *launcher.Config, c images.ImageConfig, userSet bool, lookupUser func(string) (int, int, error)) error {
 	cfg.Env = mergeEnv(c.Env, cfg.Env)
 	if cfg.Cwd == "" {
 		cfg.Cwd = c.WorkingDir
@@ -52,7 +57,8 @@ func imageRootfs(cfg *launcher.Config, arg string, ic *imageCLI, userSet bool) e
 	}
 	cfg.Args = append(append([]string(nil), c.Entrypoint...), cmd...)
 	if !userSet && c.User != "" {
-		if cfg.UID, cfg.GID, err = im.LookupUser(c.User); err != nil {
+		var err error
+		if cfg.UID, cfg.GID, err = lookupUser(c.User); err != nil {
 			return err
 		}
 	}
