@@ -210,6 +210,9 @@ func TestPullMaliciousLayer(t *testing.T) {
 // loopback registry, pulls it intact, then corrupts its upper layer blob in the registry's storage and expects a pull
 // to fail naming the layer and its digest, leaving no image cached.
 func TestPullRegistryCorruptBlob(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a registry")
+	}
 	testutil.RequireRoot(t)
 	reg := testutil.StartRegistry(t)
 	img := whiteoutImage(t)
