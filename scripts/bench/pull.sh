@@ -22,10 +22,12 @@ state=$work/state
 parent=/nsagent-bench-pull-$$
 regpid=
 cleanup() {
-  [ -n "$regpid" ] && kill "$regpid" 2>/dev/null && wait "$regpid" 2>/dev/null
-  docker rmi "$ref" >/dev/null 2>&1 || true
+  set +e
+  if [ -n "$regpid" ]; then kill "$regpid" 2>/dev/null; wait "$regpid" 2>/dev/null; fi
+  docker rmi "$ref" >/dev/null 2>&1
   "$bin" gc --state-dir "$state" --cgroup-parent "$parent" >/dev/null 2>&1 || true
-  for h in /sys/fs/cgroup/*/; do rmdir "$h$parent" 2>/dev/null || true; done
+  for h in /sys/fs/cgroup/*/; do rmdir "$h$parent" 2>/dev/null; done
+  rmdir "/sys/fs/cgroup$parent" 2>/dev/null
   rm -rf "$work"
 }
 trap cleanup EXIT
