@@ -103,3 +103,16 @@ printf 'launch /bin/true, %d paired rounds, median wall time:\n' "$LAUNCH_ROUNDS
 printf '  nsagent launch IMAGE (cached)        %8.2f ms\n' "$(echo "$m_img/1000" | bc -l)"
 printf '  nsagent launch DIR                   %8.2f ms\n' "$(echo "$m_dir/1000" | bc -l)"
 printf '  difference                           %8.2f ms (target <= 2.00)\n' "$(echo "($m_img-$m_dir)/1000" | bc -l)"
+
+# CPU time (user+sys, launcher and init) per launch: steadier than wall
+# time when the machine is shared.
+cpu() {
+  /usr/bin/time -f '%U %S' bash -c "for i in \$(seq $LAUNCH_ROUNDS); do $* >/dev/null; done" 2>&1 >/dev/null | tail -1 |
+    awk -v n="$LAUNCH_ROUNDS" '{printf "%.2f", ($1 + $2) * 1000 / n}'
+}
+c_img=$(cpu "$bin" launch --rm --image-dir "$work/cache" --state-dir "$state" --cgroup-parent "$parent" "$ref" /bin/true)
+c_dir=$(cpu "$bin" launch --rm --state-dir "$state" --cgroup-parent "$parent" "$work/rootfs" /bin/true)
+printf 'launch /bin/true, CPU time per launch over %d launches:\n' "$LAUNCH_ROUNDS"
+printf '  nsagent launch IMAGE (cached)        %8.2f ms\n' "$c_img"
+printf '  nsagent launch DIR                   %8.2f ms\n' "$c_dir"
+printf '  difference                           %8.2f ms\n' "$(echo "$c_img-$c_dir" | bc -l)"
