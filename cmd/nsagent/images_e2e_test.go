@@ -247,9 +247,16 @@ func TestPullErrors(t *testing.T) {
 		{"registry down", down + "/busybox:test", "registry " + down + " is not reachable: connection refused"},
 		{"bad reference", "Bad!!ref", "invalid image reference"},
 		{"missing archive", "docker-archive:/nonexistent.tar", "no such file"},
+		{"target not empty", e.busybox, "is not empty"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			r := e.nsagent("pull", c.ref, filepath.Join(t.TempDir(), "rootfs"))
+			dir := filepath.Join(t.TempDir(), "rootfs")
+			if c.name == "target not empty" {
+				if err := os.MkdirAll(filepath.Join(dir, "mine"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r := e.nsagent("pull", c.ref, dir)
 			lines := strings.Split(strings.TrimRight(r.Stderr, "\n"), "\n")
 			if r.Code != 1 || len(lines) != 1 || !strings.Contains(r.Stderr, c.want) {
 				t.Errorf("pull %s: exit %d, stderr %q; want exit 1 and one line with %q", c.ref, r.Code, r.Stderr, c.want)

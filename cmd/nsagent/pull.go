@@ -71,6 +71,16 @@ func runPull(args []string) error {
 	if err != nil {
 		return err
 	}
+	var dir string
+	if fs.NArg() == 2 {
+		if dir, err = filepath.Abs(fs.Arg(1)); err != nil {
+			return err
+		}
+		// Refused before anything is fetched, as Export would refuse it.
+		if ents, err := os.ReadDir(dir); err == nil && len(ents) > 0 {
+			return fmt.Errorf("target %s is not empty", dir)
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	st := ic.store()
@@ -78,11 +88,7 @@ func runPull(args []string) error {
 	if err != nil {
 		return pullError(err)
 	}
-	if fs.NArg() == 2 {
-		dir, err := filepath.Abs(fs.Arg(1))
-		if err != nil {
-			return err
-		}
+	if dir != "" {
 		if err := st.Export(ctx, im, dir); err != nil {
 			return pullError(fmt.Errorf("lay out %s in %s: %w", src, dir, err))
 		}
