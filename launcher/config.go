@@ -67,8 +67,13 @@ type Mount struct {
 // launcher hands the init over its inherited fd, and what the state file
 // records. Validate checks it before anything is created on the host.
 type Config struct {
-	Name       string     `json:"name,omitempty"`
-	Rootfs     string     `json:"rootfs"`
+	Name   string `json:"name,omitempty"`
+	Rootfs string `json:"rootfs"`
+	// Layers, when set, are an image's unpacked layers (top first): the
+	// init mounts them as a copy-on-write overlay whose upper lives in
+	// the workload's state directory (images.MountOverlay), and Rootfs is
+	// then only the top layer's path.
+	Layers     []string   `json:"layers,omitempty"`
 	Args       []string   `json:"args"`
 	Env        []string   `json:"env,omitempty"`
 	Cwd        string     `json:"cwd,omitempty"`

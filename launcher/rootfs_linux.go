@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/nsagent/nsagent/images"
 )
 
 // etcFiles are written per workload in its state directory and bound over
@@ -60,6 +62,12 @@ func setupRootfs(c *initConfig) error {
 		return fmt.Errorf("make mounts slave: %w", err)
 	}
 	rootfs := c.Rootfs
+	if len(c.Layers) > 0 {
+		var err error
+		if rootfs, err = images.MountOverlay(c.Layers, c.WorkloadDir); err != nil {
+			return err
+		}
+	}
 	if err := unix.Mount(rootfs, rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind root filesystem %s: %w", rootfs, err)
 	}

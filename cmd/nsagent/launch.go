@@ -54,9 +54,10 @@ func launchError(err error) error {
 }
 
 func runLaunch(args []string) error {
-	fs := newFlagSet("launch", "[flags] ROOTFS COMMAND [ARG...]")
+	fs := newFlagSet("launch", "[flags] ROOTFS|IMAGE [COMMAND [ARG...]]")
 	fs.SetInterspersed(false)
 	l := launcherFlags(fs)
+	ic := addImageFlags(fs)
 	name := fs.String("name", "", "name of the workload")
 	detach := fs.BoolP("detach", "d", false, "run in the background; output goes to a log (nsagent logs)")
 	rm := fs.Bool("rm", false, "remove the workload's state when it ends")
@@ -95,8 +96,8 @@ func runLaunch(args []string) error {
 		}
 		return exitError{code: launcher.ExitLaunchError, msg: err.Error()}
 	}
-	if fs.NArg() < 2 {
-		return exitError{code: launcher.ExitLaunchError, msg: "need ROOTFS and COMMAND (nsagent launch [flags] ROOTFS COMMAND [ARG...])"}
+	if fs.NArg() < 1 {
+		return exitError{code: launcher.ExitLaunchError, msg: "need ROOTFS or IMAGE and COMMAND (nsagent launch [flags] ROOTFS|IMAGE [COMMAND [ARG...]])"}
 	}
 	cfg := &launcher.Config{
 		Name: *name, Args: fs.Args()[1:], Env: *env, Cwd: *workdir, Hostname: *hostname,
@@ -116,6 +117,9 @@ func runLaunch(args []string) error {
 		}
 	}
 	cfg.Seccomp = *seccomp
+	if err := imageRootfs(cfg, fs.Arg(0), ic, *user != ""); err != nil {
+		return bad(err)
+	}
 	for _, v := range *vols {
 		m, err := launcher.ParseVolume(v)
 		if err != nil {
