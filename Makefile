@@ -19,11 +19,10 @@ build:
 deps:
 	scripts/deps.sh
 
-# The main job: install, build, and show the host's inventory.
+# The main job: install, build, and run the agent on loopback: the web
+# view at http://127.0.0.1:19100/ and metrics at /metrics (Ctrl-C stops it).
 run: deps build
-	$(BIN) lsns
-	$(BIN) tree
-	$(BIN) cgroups
+	$(BIN) serve --web.listen-address=127.0.0.1:19100
 
 # Every test, privileged and real-server ones included (CI runs this).
 test: deps build
