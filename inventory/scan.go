@@ -112,6 +112,9 @@ type Options struct {
 	// Workers is the number of goroutines reading processes; zero picks
 	// one per CPU, at least two.
 	Workers int
+	// Cache, if set, supplies processes read by earlier scans (see
+	// ProcessCache); nil reads every process in full.
+	Cache ProcessCache
 }
 
 // isNSTypeName reports whether s names a namespace type.

@@ -26,6 +26,7 @@ type Scanner struct {
 	paths   Paths
 	fields  Fields
 	workers int
+	cache   ProcessCache
 	fs      procfs.FS
 
 	mu       sync.Mutex
@@ -43,7 +44,7 @@ func NewScanner(opts Options) (*Scanner, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open procfs %s: %w", paths.Procfs, err)
 	}
-	s := &Scanner{paths: paths, fields: opts.Fields, workers: opts.Workers, fs: fs}
+	s := &Scanner{paths: paths, fields: opts.Fields, workers: opts.Workers, cache: opts.Cache, fs: fs}
 	if s.fields == 0 {
 		s.fields = AllFields
 	}
@@ -144,7 +145,7 @@ func (s *Scanner) readProcesses(ctx context.Context, pids []int) ([]*Process, St
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
-			r := procReader{root: root, fields: s.fields, buf: make([]byte, 4096), dents: make([]byte, 8192)}
+			r := procReader{root: root, fields: s.fields, cache: s.cache, buf: make([]byte, 4096), dents: make([]byte, 8192)}
 			for {
 				if ctx.Err() != nil {
 					return
@@ -203,6 +204,7 @@ var errInaccessible = errors.New("process namespaces not accessible")
 type procReader struct {
 	root   int
 	fields Fields
+	cache  ProcessCache // nil: read everything
 	buf    []byte
 	dents  []byte   // getdents buffer
 	names  []string // fd names, reused
@@ -211,6 +213,12 @@ type procReader struct {
 // read reads /proc/<pid>. A process whose namespaces are unreadable comes
 // back with its NS zeroed and errInaccessible.
 func (r *procReader) read(pid int) (*Process, error) {
+	if r.cache != nil {
+		if old := r.cache.Unchanged(pid); old != nil {
+			p := *old
+			return &p, nil
+		}
+	}
 	name := strconv.Itoa(pid)
 	dir, err := unix.Openat(r.root, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -228,6 +236,13 @@ func (r *procReader) read(pid int) (*Process, error) {
 	ps, err := parseStat(b)
 	if err != nil {
 		return nil, fmt.Errorf("pid %d: %w", pid, err)
+	}
+	if r.cache != nil && ps.State != "Z" { // a zombie has lost its namespaces: read it
+		if old := r.cache.Match(pid, ps.StartTicks, ps.Comm); old != nil {
+			p := *old
+			p.PPID, p.State, p.Threads = ps.PPID, ps.State, ps.Threads
+			return &p, nil
+		}
 	}
 	p := &Process{
 		PID: pid, PPID: ps.PPID, Comm: ps.Comm, State: ps.State,
