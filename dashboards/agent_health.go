@@ -69,7 +69,7 @@ func agentHealth() *dashboard.DashboardBuilder {
 // failingCollectors lists each collector whose last run failed; empty
 // while every collector succeeds.
 func failingCollectors() *table.PanelBuilder {
-	return table.NewPanelBuilder().
+	return newTable().
 		Title("Failing collectors").
 		Description("Each collector whose last run failed, and on which agent. Empty on a healthy fleet; the agent's log says why.").
 		Datasource(ds).
@@ -83,7 +83,7 @@ func failingCollectors() *table.PanelBuilder {
 
 // buildInfo lists the version every selected agent runs.
 func buildInfo() *table.PanelBuilder {
-	return table.NewPanelBuilder().
+	return newTable().
 		Title("Versions").
 		Description("nsagent_build_info of every selected agent.").
 		Datasource(ds).

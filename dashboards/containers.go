@@ -97,7 +97,7 @@ func postureTable() *table.PanelBuilder {
 		{"F", named(cm("nsagent_container_privileged"))},
 		{"G", named(cm("nsagent_container_host_namespaces"))},
 	}
-	p := table.NewPanelBuilder().
+	p := newTable().
 		Title("Containers and their security posture").
 		Description("Seccomp mode, no_new_privs, privileged and the number of namespace types shared with the host, read from each container's init process. Click a name to open the container in nsagent's web view.").
 		Datasource(ds).

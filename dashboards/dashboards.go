@@ -24,6 +24,7 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 	"github.com/grafana/grafana-foundation-sdk/go/prometheus"
 	"github.com/grafana/grafana-foundation-sdk/go/stat"
+	"github.com/grafana/grafana-foundation-sdk/go/table"
 	"github.com/grafana/grafana-foundation-sdk/go/timeseries"
 )
 
@@ -163,8 +164,8 @@ func ts(title, description, unit string, w uint32, targets ...*prometheus.Dataqu
 			ShowLegend(true).
 			Calcs([]string{"lastNotNull", "max"})).
 		Tooltip(common.NewVizTooltipOptionsBuilder().Mode(common.TooltipDisplayModeMulti).Sort(common.SortOrderDescending))
-	for _, t := range targets {
-		p.WithTarget(t)
+	for i, t := range targets {
+		p.WithTarget(t.RefId(string(rune('A' + i))))
 	}
 	return p
 }
@@ -186,7 +187,7 @@ func bigStat(title, description, unit, expr string) *stat.PanelBuilder {
 		GraphMode(common.BigValueGraphModeArea).
 		ColorMode(common.BigValueColorModeValue).
 		ReduceOptions(common.NewReduceDataOptionsBuilder().Calcs([]string{"lastNotNull"})).
-		WithTarget(q(expr, ""))
+		WithTarget(q(expr, "").RefId("A"))
 }
 
 // webLink is a data link into nsagent's web view on the agent that
@@ -232,4 +233,12 @@ func sortedKeys(m map[string][2]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// newTable is a table panel with its footer spelled out: the builder's
+// default leaves footer.reducer null, which Grafana's schema requires.
+func newTable() *table.PanelBuilder {
+	return table.NewPanelBuilder().
+		Datasource(ds).
+		Footer(common.NewTableFooterOptionsBuilder().Show(false).Reducer([]string{"sum"}).CountRows(false))
 }

@@ -56,7 +56,7 @@ func hostNamespaces() *dashboard.DashboardBuilder {
 // namespaceTable lists nsagent_namespace_info rows with a link to each
 // namespace in the web view.
 func namespaceTable(title, description, expr string, w uint32) *table.PanelBuilder {
-	return table.NewPanelBuilder().
+	return newTable().
 		Title(title).
 		Description(description).
 		Datasource(ds).
@@ -76,7 +76,7 @@ var nsLink = webLink("Open namespace ${__data.fields.inode} in nsagent", "view=n
 // processesPerNamespace ranks namespaces by how many processes they hold,
 // with what holds them and who owns them.
 func processesPerNamespace() *table.PanelBuilder {
-	return table.NewPanelBuilder().
+	return newTable().
 		Title("Processes per namespace").
 		Description("nsagent_namespace_processes joined with nsagent_namespace_info, busiest first. Click an inode to open the namespace in nsagent's web view.").
 		Datasource(ds).
