@@ -5,7 +5,7 @@ BIN     := bin/nsagent
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: build deps run test test-unit bench lint fixtures clean
+.PHONY: build deps run test test-unit bench lint fixtures clean dashboards dashboards-check deploy-check
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/nsagent
@@ -38,6 +38,20 @@ lint:
 # Regenerate golden files from the fixture trees (review the diff).
 fixtures:
 	$(GO) test ./... -run 'Golden' -update
+
+# Grafana dashboards: regenerate dashboards/*.json from Go; the check fails
+# when the committed JSON is not what the generator writes, then runs the
+# schema tests and every query against a live Prometheus (root, docker).
+dashboards:
+	$(GO) run ./dashboards/gen
+
+dashboards-check: dashboards
+	@git diff --exit-code -- dashboards/ && test -z "$$(git status --porcelain -- dashboards/)" || { echo "dashboards/: committed JSON differs from the generator (run make dashboards and commit)"; exit 1; }
+	$(GO) test -count=1 ./dashboards/...
+
+# deploy/: manifests, systemd unit, Prometheus and compose configs.
+deploy-check:
+	$(GO) test -count=1 ./deploy/...
 
 clean:
 	rm -rf bin
