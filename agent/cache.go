@@ -1,8 +1,11 @@
 package agent
 
 import (
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/nsagent/nsagent/inventory"
 )
@@ -13,6 +16,14 @@ type procCache struct {
 	// procs is replaced (never modified) at the end of each scan, so the
 	// scan's workers read it without locks.
 	procs map[int]*inventory.Process
+	ns    map[inventory.NSKey]*inventory.Namespace
+
+	// mounts are the nsfs mounts read per mount namespace, with when.
+	mounts       map[uint64]mountEntry
+	mountsMaxAge time.Duration
+	now          func() time.Time
+	scanStart    time.Time
+	mountsSeen   map[uint64]bool // mount namespaces of the scan in progress
 
 	// Per scan, set by begin before the workers start.
 	full      bool
@@ -27,10 +38,23 @@ type procCache struct {
 	armGen  uint64           // lostGen when the last scan began
 
 	reusedTotal, readTotal atomic.Uint64
+
+	// cgroupRefs interns processes' cgroup memberships: the thousands of
+	// processes of a service or a load share a handful of them, and on a
+	// hybrid host each is ten hierarchies' worth of slices and strings
+	// (about 1 KiB a process, most of the agent's heap at 10,000).
+	cgroupRefs map[string][]inventory.CgroupRef
+	interned   map[*inventory.CgroupRef]bool
 }
 
-func newProcCache() *procCache {
-	return &procCache{dirty: make(map[int]struct{})}
+// mountEntry is one mount namespace's nsfs mounts as last read.
+type mountEntry struct {
+	mounts []inventory.NSFSMount
+	at     time.Time
+}
+
+func newProcCache(mountsMaxAge time.Duration, now func() time.Time) *procCache {
+	return &procCache{dirty: make(map[int]struct{}), mounts: map[uint64]mountEntry{}, mountsMaxAge: mountsMaxAge, now: now}
 }
 
 // markDirty records that pid forked, exec'd, exited or changed identity.
@@ -60,6 +84,8 @@ func (c *procCache) begin(full bool, ev *procEvents) {
 	c.evMu.Unlock()
 	c.full = full || c.procs == nil
 	c.reused.Store(0)
+	c.scanStart = c.now()
+	c.mountsSeen = map[uint64]bool{}
 }
 
 // end stores the processes of a finished scan and returns how many were
@@ -71,8 +97,19 @@ func (c *procCache) end(snap *inventory.Snapshot) (reused, read int) {
 	m := make(map[int]*inventory.Process, len(snap.Processes))
 	for _, p := range snap.Processes {
 		m[p.PID] = p
+		c.intern(p)
 	}
 	c.procs = m
+	ns := make(map[inventory.NSKey]*inventory.Namespace, len(snap.Namespaces))
+	for _, n := range snap.Namespaces {
+		ns[inventory.NSKey{Type: n.Type, Inode: n.Inode}] = n
+	}
+	c.ns = ns
+	for ino := range c.mounts { // forget mount namespaces that are gone
+		if !c.mountsSeen[ino] {
+			delete(c.mounts, ino)
+		}
+	}
 	reused = int(c.reused.Load())
 	read = len(snap.Processes) - reused
 	c.reusedTotal.Add(uint64(reused))
@@ -115,4 +152,59 @@ func (c *procCache) Match(pid int, startTicks uint64, comm string) *inventory.Pr
 	}
 	c.reused.Add(1)
 	return p
+}
+
+// Namespace implements inventory.NamespaceCache: relations are kept for
+// the namespaces of the last scan, except on a full scan.
+func (c *procCache) Namespace(k inventory.NSKey) *inventory.Namespace {
+	if c.full {
+		return nil
+	}
+	return c.ns[k]
+}
+
+// NSFSMounts implements inventory.NamespaceCache: a mount namespace's
+// nsfs mounts are re-read when older than mountsMaxAge, or on a full scan.
+func (c *procCache) NSFSMounts(ino uint64) ([]inventory.NSFSMount, bool) {
+	c.mountsSeen[ino] = true
+	e, ok := c.mounts[ino]
+	if c.full || !ok || c.scanStart.Sub(e.at) >= c.mountsMaxAge {
+		return nil, false
+	}
+	return e.mounts, true
+}
+
+// StoreNSFSMounts implements inventory.NamespaceCache.
+func (c *procCache) StoreNSFSMounts(ino uint64, m []inventory.NSFSMount) {
+	c.mounts[ino] = mountEntry{mounts: m, at: c.scanStart}
+}
+
+// intern makes p share its cgroup memberships with other processes that
+// have the same. Only end calls it, before the snapshot is published.
+func (c *procCache) intern(p *inventory.Process) {
+	if len(p.Cgroups) == 0 || c.interned[&p.Cgroups[0]] {
+		return
+	}
+	if c.cgroupRefs == nil || len(c.cgroupRefs) > 4096 {
+		// Start over now and then so memberships of cgroups long gone
+		// are not kept.
+		c.cgroupRefs = map[string][]inventory.CgroupRef{}
+		c.interned = map[*inventory.CgroupRef]bool{}
+	}
+	var b strings.Builder
+	for _, r := range p.Cgroups {
+		b.WriteString(strconv.Itoa(r.HierarchyID))
+		b.WriteByte(':')
+		b.WriteString(strings.Join(r.Controllers, ","))
+		b.WriteByte(':')
+		b.WriteString(r.Path)
+		b.WriteByte('\n')
+	}
+	key := b.String()
+	if refs, ok := c.cgroupRefs[key]; ok {
+		p.Cgroups = refs
+		return
+	}
+	c.cgroupRefs[key] = p.Cgroups
+	c.interned[&p.Cgroups[0]] = true
 }

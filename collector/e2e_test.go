@@ -243,6 +243,7 @@ func TestBadInput(t *testing.T) {
 		{"listen address without port", []string{"--web.listen-address=127.0.0.1"}, `--web.listen-address "127.0.0.1"`},
 		{"listen address bad port", []string{"--web.listen-address=127.0.0.1:99999"}, `invalid port "99999"`},
 		{"malformed web config", []string{"--web.config.file=" + malformed}, "web config " + malformed},
+		{"web config not a config", []string{"--web.config.file=/etc/hostname"}, "web config /etc/hostname: yaml"},
 		{"web config bad hash", []string{"--web.config.file=" + badUsers}, "web config " + badUsers},
 		{"missing web config", []string{"--web.config.file=" + filepath.Join(dir, "absent.yml")}, "absent.yml"},
 		{"bad log level", []string{"--log.level=loud"}, `--log.level "loud"`},
@@ -318,5 +319,5 @@ func tlsClient(t *testing.T, caPEM []byte) *http.Client {
 	if !pool.AppendCertsFromPEM(caPEM) {
 		t.Fatal("bad CA")
 	}
-	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	return &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 }

@@ -20,3 +20,21 @@ type ProcessCache interface {
 	// Otherwise nil, and the process is read in full.
 	Match(pid int, startTicks uint64, comm string) *Process
 }
+
+// NamespaceCache is implemented by a ProcessCache that also hands back the
+// namespaces of an earlier scan. A namespace's owner and parent are fixed
+// for its life; its NETNSID is assigned at most once in practice. So a
+// namespace seen before keeps them, and the scan asks the kernel only
+// about new ones (four syscalls or a netlink round trip each).
+type NamespaceCache interface {
+	// Namespace returns the namespace with key k as an earlier scan found
+	// it, or nil to ask the kernel.
+	Namespace(k NSKey) *Namespace
+	// NSFSMounts returns the nsfs mounts of mount namespace mntIno as an
+	// earlier scan read them, if they may be reused: mount tables change
+	// without any process event, so a cache bounds their age itself.
+	NSFSMounts(mntIno uint64) ([]NSFSMount, bool)
+	// StoreNSFSMounts records what a scan read of mount namespace mntIno.
+	// The scan's workers are done; it is called from one goroutine.
+	StoreNSFSMounts(mntIno uint64, mounts []NSFSMount)
+}

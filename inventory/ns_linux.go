@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -66,24 +67,28 @@ func (s *Scanner) addFDHolders(procs []*Process, m map[NSKey]*Namespace) {
 // Docker's /run/docker/netns). The same mount seen from several mount
 // namespaces is recorded once.
 func (s *Scanner) addMountHolders(snap *Snapshot) {
+	nc, _ := s.cache.(NamespaceCache)
 	added := false
 	for _, mnt := range snap.Namespaces {
 		if mnt.Type != NSMnt || len(mnt.PIDs) == 0 {
 			continue
 		}
 		pid := mnt.PIDs[0]
-		proc, err := s.fs.Proc(pid)
-		if err != nil {
-			continue
+		mounts, ok := []NSFSMount(nil), false
+		if nc != nil {
+			mounts, ok = nc.NSFSMounts(mnt.Inode)
 		}
-		mounts, err := proc.MountInfo()
-		if err != nil {
-			continue // exited since
+		if !ok {
+			b, err := os.ReadFile(filepath.Join(s.paths.Procfs, strconv.Itoa(pid), "mountinfo"))
+			if err != nil {
+				continue // exited since
+			}
+			mounts = parseNSFSMounts(b)
+			if nc != nil {
+				nc.StoreNSFSMounts(mnt.Inode, mounts)
+			}
 		}
 		for _, mi := range mounts {
-			if mi.FSType != "nsfs" {
-				continue
-			}
 			t, ino, err := parseNSLink(mi.Root)
 			if err != nil || t.Index() < 0 {
 				continue
@@ -135,7 +140,14 @@ func (s *Scanner) addRelations(snap *Snapshot) {
 		nl = h
 		defer nl.Close()
 	}
+	nc, _ := s.cache.(NamespaceCache)
 	for _, n := range snap.Namespaces {
+		if nc != nil {
+			if old := nc.Namespace(NSKey{n.Type, n.Inode}); old != nil {
+				n.Owner, n.Parent, n.NetNSID = old.Owner, old.Parent, old.NetNSID
+				continue
+			}
+		}
 		path := s.handlePath(n)
 		if path == "" {
 			continue

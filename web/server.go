@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/nsagent/nsagent/agent"
@@ -93,7 +94,9 @@ type ServeConfig struct {
 // certificates) before anything listens.
 func ValidateConfig(path string) error {
 	if err := web.Validate(path); err != nil {
-		return fmt.Errorf("web config %s: %w", path, err)
+		// YAML errors come on several lines; the exit message is one.
+		msg := strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
+		return fmt.Errorf("web config %s: %s", path, msg)
 	}
 	return nil
 }
