@@ -11,7 +11,7 @@ VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION) -extldflags=-static
 TAGS    := netgo,osusergo
 
-.PHONY: build deps run test test-unit test-v2 bench lint fixtures clean
+.PHONY: build deps run test test-unit test-v2 bench lint fixtures clean dashboards dashboards-check deploy-check
 
 build:
 	$(GO) build -tags $(TAGS) -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/nsagent
@@ -48,6 +48,20 @@ lint:
 # Regenerate golden files from the fixture trees (review the diff).
 fixtures:
 	$(GO) test ./... -run 'Golden' -update
+
+# Grafana dashboards: regenerate dashboards/*.json from Go; the check fails
+# when the committed JSON is not what the generator writes, then runs the
+# schema tests and every query against a live Prometheus (root, docker).
+dashboards:
+	$(GO) run ./dashboards/gen
+
+dashboards-check: dashboards
+	@git diff --exit-code -- dashboards/ && test -z "$$(git status --porcelain -- dashboards/)" || { echo "dashboards/: committed JSON differs from the generator (run make dashboards and commit)"; exit 1; }
+	$(GO) test -count=1 ./dashboards/...
+
+# deploy/: manifests, systemd unit, Prometheus and compose configs.
+deploy-check:
+	$(GO) test -count=1 ./deploy/...
 
 clean:
 	rm -rf bin

@@ -16,6 +16,7 @@ packages=(
   chromium                             # web view tests (headless)
   qemu-system-x86 xz-utils             # the cgroup v2 lane
   hyperfine jq bc time                 # benchmark drivers
+  systemd docker-compose               # deploy-check: systemd-analyze verify, docker-compose config
 )
 
 missing=()
