@@ -205,6 +205,9 @@ type Namespace struct {
 	Mounts []string `json:"mounts,omitempty"`
 	// FDs are open file descriptors that refer to this namespace.
 	FDs []FDRef `json:"fds,omitempty"`
+	// Interfaces are a net namespace's links and addresses (read only
+	// with FieldNetInterfaces).
+	Interfaces []Interface `json:"interfaces,omitempty"`
 
 	mountPath string // a path that opens it through an nsfs mount
 }
@@ -233,6 +236,14 @@ func (n *Namespace) HeldBy() []Holder {
 		h = append(h, HeldByFD)
 	}
 	return h
+}
+
+// Interface is a network interface of a net namespace.
+type Interface struct {
+	Name  string   `json:"name"`
+	Up    bool     `json:"up"`
+	MAC   string   `json:"mac,omitempty"`
+	Addrs []string `json:"addrs,omitempty"` // CIDR notation
 }
 
 // NSKey identifies a namespace.

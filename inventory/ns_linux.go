@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -9,6 +10,7 @@ import (
 	"sync/atomic"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -217,4 +219,53 @@ func containsString(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// addInterfaces lists the links and addresses of each net namespace over a
+// netlink socket made inside it (NewHandleAt switches one locked thread
+// into the namespace for the socket's creation only).
+func (s *Scanner) addInterfaces(snap *Snapshot) {
+	for _, n := range snap.Namespaces {
+		if n.Type != NSNet {
+			continue
+		}
+		path := s.handlePath(n)
+		if path == "" {
+			continue
+		}
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			continue
+		}
+		n.Interfaces = interfacesOf(fd)
+		unix.Close(fd)
+	}
+}
+
+func interfacesOf(nsFD int) []Interface {
+	h, err := netlink.NewHandleAt(netns.NsHandle(nsFD))
+	if err != nil {
+		return nil
+	}
+	defer h.Close()
+	links, err := h.LinkList()
+	if err != nil {
+		return nil
+	}
+	out := make([]Interface, 0, len(links))
+	for _, l := range links {
+		a := l.Attrs()
+		ifc := Interface{Name: a.Name, Up: a.Flags&net.FlagUp != 0}
+		if len(a.HardwareAddr) > 0 {
+			ifc.MAC = a.HardwareAddr.String()
+		}
+		if addrs, err := h.AddrList(l, netlink.FAMILY_ALL); err == nil {
+			for _, ad := range addrs {
+				ifc.Addrs = append(ifc.Addrs, ad.IPNet.String())
+			}
+		}
+		out = append(out, ifc)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
 }

@@ -33,7 +33,12 @@ const (
 	// lsns shows them) get them: the rest have a nil Cmdline and UID -1.
 	FieldDetails
 
-	// AllFields is everything.
+	// FieldNetInterfaces lists each network namespace's interfaces and
+	// addresses over netlink. It is not in AllFields: it costs a netlink
+	// socket per namespace, and only `lsns -o +IFACES` shows it.
+	FieldNetInterfaces
+
+	// AllFields is everything the agent reads on every scan.
 	AllFields = FieldSecurity | FieldCgroupRefs | FieldFDs | FieldCgroupTree | FieldNSRelations | FieldMounts | FieldDetails
 )
 

@@ -111,6 +111,9 @@ func (s *Scanner) Scan(ctx context.Context) (*Snapshot, error) {
 	if s.fields&FieldNSRelations != 0 {
 		s.addRelations(snap)
 	}
+	if s.fields&FieldNetInterfaces != 0 {
+		s.addInterfaces(snap)
+	}
 	if s.fields&FieldCgroupTree != 0 {
 		cg, err := ReadCgroups(s.paths.Cgroupfs)
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/nsagent/nsagent/agent"
 	"github.com/nsagent/nsagent/inventory"
@@ -82,7 +83,7 @@ func (a *api) namespacesDoc(s *agent.Scan, r *http.Request, procfs string) ([]by
 	if v := q.Get("type"); v != "" {
 		t, ok := inventory.ParseNSType(v)
 		if !ok {
-			return nil, badRequest{fmt.Errorf("unknown namespace type: %.40q", v)}
+			return nil, badRequest{fmt.Errorf("unknown namespace type: %.40s", v)}
 		}
 		f.Type = t
 		if t == inventory.NSNet {
@@ -91,13 +92,17 @@ func (a *api) namespacesDoc(s *agent.Scan, r *http.Request, procfs string) ([]by
 	}
 	spec := q.Get("output")
 	if spec == "all" {
-		spec = ""
-		for i, c := range lsns.Columns {
-			if i > 0 {
-				spec += ","
+		// Every column but IFACES: the agent's shared scan does not
+		// list interfaces (a netlink socket per namespace per scan).
+		var names []string
+		for _, c := range lsns.Columns {
+			if c.Name != "IFACES" {
+				names = append(names, c.Name)
 			}
-			spec += c.Name
 		}
+		spec = strings.Join(names, ",")
+	} else if strings.Contains(strings.ToUpper(spec), "IFACES") {
+		return nil, badRequest{fmt.Errorf("column IFACES is not served by the agent (nsagent lsns -o +IFACES lists them)")}
 	}
 	if len(spec) > 256 {
 		return nil, badRequest{fmt.Errorf("output: %d bytes, at most 256", len(spec))}

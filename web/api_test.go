@@ -110,7 +110,13 @@ func TestAPIDocuments(t *testing.T) {
 		{"bad type", "/api/v1/namespaces?type=bogus", 400, "unknown namespace type: bogus"},
 		{"unknown path", "/api/v1/nothing", 404, ""},
 		{"healthz", "/healthz", 200, "ok"},
-		{"landing page", "/", 200, "/api/v1/namespaces"},
+		{"web view", "/", 200, `name="nsagent-api"`},
+		{"links page", "/about", 200, "/api/v1/namespaces"},
+		{"namespaces, every column flat", "/api/v1/namespaces?output=all&tree=none", 200, `"holders"`},
+		{"unknown parameter", "/api/v1/namespaces?foo=1", 400, "unknown parameter"},
+		{"unknown column", "/api/v1/namespaces?output=NS,NOPE", 400, "unknown column: NOPE"},
+		{"bad tree", "/api/v1/namespaces?tree=sideways", 400, "unknown tree relation"},
+		{"interfaces not served", "/api/v1/namespaces?output=NS,IFACES", 400, "IFACES"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, body := fetch(t, h, tc.path)

@@ -97,6 +97,8 @@ func runLsns(args []string) error {
 		switch c.Name {
 		case "NETNSID", "PNS", "ONS":
 			fields |= inventory.FieldNSRelations
+		case "IFACES":
+			fields |= inventory.FieldNetInterfaces
 		}
 	}
 	if tr == lsns.TreeParent || tr == lsns.TreeOwner {

@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -478,4 +479,56 @@ func TestNetBadInput(t *testing.T) {
 		t.Errorf("first workload lost its network: %d %s", r.Code, r.Stderr)
 	}
 	e.rmf("only")
+}
+
+// TestNetInventoryListsInterfaces launches a workload on the bridge and
+// requires `nsagent lsns -o +IFACES` to list its network namespace with
+// eth0 and the address the launcher gave it, and `exec ip addr` to show
+// the same interface from inside.
+func TestNetInventoryListsInterfaces(t *testing.T) {
+	e, _ := newNetE2E(t)
+	st := e.launchD("--name", "ifaces", e.rootfs, "sleep", "1000")
+	if st.Net == nil || st.Net.Address == "" {
+		t.Fatalf("no address recorded: %+v", st.Net)
+	}
+	addr := strings.Split(st.Net.Address, "/")[0]
+	r := e.run("", "exec", "ifaces", "ip", "-o", "addr", "show", "eth0")
+	if r.Code != 0 || !strings.Contains(r.Stdout, addr) {
+		t.Errorf("exec ip addr: %d %q %s", r.Code, r.Stdout, r.Stderr)
+	}
+	ino := readNSInode(t, st.Pid, "net")
+	r = e.run("", "lsns", "-J", "-l", "-t", "net", "-o", "NS,PID,IFACES")
+	if r.Code != 0 {
+		t.Fatalf("lsns: %d %s", r.Code, r.Stderr)
+	}
+	got, ok := parseLsnsIfaces(t, r.Stdout)[ino]
+	if !ok {
+		t.Fatalf("workload netns %d not listed:\n%s", ino, r.Stdout)
+	}
+	if !strings.Contains(got, "eth0="+addr+"/") || !strings.Contains(got, "lo=127.0.0.1/8") {
+		t.Errorf("netns %d interfaces %q, want eth0=%s/… and lo=127.0.0.1/8", ino, got, addr)
+	}
+	if r := e.run("", "rm", "-f", "ifaces"); r.Code != 0 {
+		t.Fatalf("rm: %d %s", r.Code, r.Stderr)
+	}
+}
+
+// parseLsnsIfaces maps namespace inode to the IFACES column of an
+// `lsns -J -o NS,...,IFACES` document.
+func parseLsnsIfaces(t *testing.T, doc string) map[uint64]string {
+	t.Helper()
+	var d struct {
+		Namespaces []struct {
+			NS     uint64 `json:"ns"`
+			Ifaces string `json:"ifaces"`
+		} `json:"namespaces"`
+	}
+	if err := json.Unmarshal([]byte(doc), &d); err != nil {
+		t.Fatalf("lsns json: %v", err)
+	}
+	m := make(map[uint64]string)
+	for _, n := range d.Namespaces {
+		m[n.NS] = n.Ifaces
+	}
+	return m
 }

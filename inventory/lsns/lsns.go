@@ -41,6 +41,7 @@ var Columns = []Column{
 	{"PNS", "parent namespace identifier (inode number)", true, func(r *Row) any { return r.NS.Parent }},
 	{"ONS", "owner namespace identifier (inode number)", true, func(r *Row) any { return r.NS.Owner }},
 	{"HOLDERS", "what keeps the namespace alive: process, mount, fd (nsagent)", false, holders},
+	{"IFACES", "a net namespace's interfaces and addresses (nsagent)", false, ifaces},
 }
 
 // DefaultColumns are lsns's defaults; net namespaces add NETNSID and NSFS.
@@ -161,6 +162,22 @@ func nsfs(r *Row) any {
 		return nil
 	}
 	return strings.Join(r.NS.Mounts, "\n")
+}
+
+// ifaces renders a net namespace's interfaces as "eth0=10.88.0.2/16 lo".
+func ifaces(r *Row) any {
+	if r.NS.Type != inventory.NSNet {
+		return nil
+	}
+	parts := make([]string, 0, len(r.NS.Interfaces))
+	for _, i := range r.NS.Interfaces {
+		p := i.Name
+		if len(i.Addrs) > 0 {
+			p += "=" + strings.Join(i.Addrs, ",")
+		}
+		parts = append(parts, p)
+	}
+	return strings.Join(parts, " ")
 }
 
 func holders(r *Row) any {
