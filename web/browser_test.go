@@ -29,7 +29,7 @@ func TestBrowserLoads(t *testing.T) {
 		t.Errorf("the tree has no row for PID 1")
 	}
 	for _, v := range []struct{ name, ready string }{
-		{"namespaces", `document.querySelectorAll('#nstable tr.nsrow').length > 20`},
+		{"namespaces", `document.querySelectorAll('#nstable tr.nsrow').length >= 8`}, // a quiet host has its 8 initial ones
 		{"containers", `document.querySelector('#ctlist .card') ? !/n\/a/.test(document.querySelector('#ctlist .card .meter[aria-label="memory"] .mtext').textContent) : document.querySelector('#ctlist').children.length > 0`},
 		{"cgroups", `document.querySelectorAll('#cgtable tr.cgrow').length > 0`},
 		{"tree", `document.querySelectorAll('#tree .row').length > 10`},
