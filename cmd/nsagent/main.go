@@ -121,8 +121,9 @@ func newFlagSet(name, usage string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SortFlags = false
 	fs.Usage = func() {
-		fmt.Fprintf(os.Stderr, "Usage: nsagent %s %s\n\nFlags:\n", name, usage)
-		fs.PrintDefaults()
+		// Straight to stderr: parseFlags silences the flag set's own
+		// output while parsing, and -h prints from inside Parse.
+		fmt.Fprintf(os.Stderr, "Usage: nsagent %s %s\n\nFlags:\n%s", name, usage, fs.FlagUsages())
 	}
 	fs.SetOutput(os.Stderr)
 	return fs
