@@ -107,10 +107,11 @@ func TestAPIDocuments(t *testing.T) {
 		code       int
 		want       string
 	}{
-		{"bad type", "/api/v1/namespaces?type=bogus", 400, "unknown namespace type: bogus"},
+		{"bad type", "/api/v1/namespaces?type=bogus", 400, `unknown namespace type: \"bogus\"`},
 		{"unknown path", "/api/v1/nothing", 404, ""},
 		{"healthz", "/healthz", 200, "ok"},
-		{"landing page", "/", 200, "/api/v1/namespaces"},
+		{"browser view", "/", 200, `<script src="/assets/app.js"`},
+		{"links page", "/about", 200, "/api/v1/namespaces"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, body := fetch(t, h, tc.path)
