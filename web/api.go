@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/nsagent/nsagent/agent"
@@ -27,18 +29,53 @@ type api struct {
 }
 
 func (a *api) register(mux *http.ServeMux) {
-	mux.HandleFunc("GET /api/v1/namespaces", a.handle(a.namespacesDoc))
+	mux.HandleFunc("GET /api/v1/namespaces", a.handle(a.namespacesDoc, "type", "output", "tree"))
 	mux.HandleFunc("GET /api/v1/processes", a.handle(a.processesDoc))
 	mux.HandleFunc("GET /api/v1/cgroups", a.handle(cgroupsDoc))
 	mux.HandleFunc("GET /api/v1/containers", a.handle(a.containersDoc))
+}
+
+// checkQuery rejects a query string the document would misread: too long,
+// malformed, with a parameter it does not take, given twice or empty. A
+// typo (?tpye=net) answered with the unfiltered document would look like
+// a filter that matched everything.
+func checkQuery(r *http.Request, params []string) (int, error) {
+	if len(r.URL.RawQuery) > MaxRawQuery {
+		return http.StatusRequestURITooLong, fmt.Errorf("query string is %d bytes, the limit is %d", len(r.URL.RawQuery), MaxRawQuery)
+	}
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return http.StatusBadRequest, fmt.Errorf("malformed query string: %w", err)
+	}
+	for k, v := range q {
+		if !slices.Contains(params, k) {
+			if len(params) == 0 {
+				return http.StatusBadRequest, fmt.Errorf("unknown parameter %.40q (%s takes none)", k, r.URL.Path)
+			}
+			return http.StatusBadRequest, fmt.Errorf("unknown parameter %.40q (want %s)", k, strings.Join(params, ", "))
+		}
+		if len(v) > 1 {
+			return http.StatusBadRequest, fmt.Errorf("parameter %q given %d times", k, len(v))
+		}
+		if v[0] == "" {
+			return http.StatusBadRequest, fmt.Errorf("parameter %q is empty", k)
+		}
+	}
+	return 0, nil
 }
 
 // badRequest is an error in the request, answered with 400.
 type badRequest struct{ error }
 
 // handle runs one document builder on the shared scan.
-func (a *api) handle(build func(s *agent.Scan, r *http.Request, procfs string) ([]byte, error)) http.HandlerFunc {
+// Only the query parameters in params are accepted, checked before the
+// scan so a bad request costs nothing.
+func (a *api) handle(build func(s *agent.Scan, r *http.Request, procfs string) ([]byte, error), params ...string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if code, err := checkQuery(r, params); err != nil {
+			httpError(w, code, err)
+			return
+		}
 		s, err := a.agent.Scan(r.Context())
 		if err != nil {
 			a.log.Warn("api scan failed", "path", r.URL.Path, "err", err)
@@ -70,20 +107,13 @@ func httpError(w http.ResponseWriter, code int, err error) {
 // CLI's flags do: type=TYPE (-t; net adds NETNSID and NSFS), output=COLS or
 // output=all (-o, --output-all), tree=process|parent|owner|none (-T, -l).
 func (a *api) namespacesDoc(s *agent.Scan, r *http.Request, procfs string) ([]byte, error) {
-	q := r.URL.Query()
-	for k := range q {
-		switch k {
-		case "type", "output", "tree":
-		default:
-			return nil, badRequest{fmt.Errorf("unknown parameter %q (want type, output or tree)", k)}
-		}
-	}
+	q := r.URL.Query() // checked by handle: known, single, non-empty
 	var f lsns.Filter
 	defaults := lsns.DefaultColumns
 	if v := q.Get("type"); v != "" {
 		t, ok := inventory.ParseNSType(v)
 		if !ok {
-			return nil, badRequest{fmt.Errorf("unknown namespace type: %.40s", v)}
+			return nil, badRequest{fmt.Errorf("unknown namespace type: %.40q", v)}
 		}
 		f.Type = t
 		if t == inventory.NSNet {

@@ -107,7 +107,7 @@ func TestAPIDocuments(t *testing.T) {
 		code       int
 		want       string
 	}{
-		{"bad type", "/api/v1/namespaces?type=bogus", 400, "unknown namespace type: bogus"},
+		{"bad type", "/api/v1/namespaces?type=bogus", 400, `unknown namespace type: \"bogus\"`},
 		{"unknown path", "/api/v1/nothing", 404, ""},
 		{"healthz", "/healthz", 200, "ok"},
 		{"web view", "/", 200, `name="nsagent-api"`},

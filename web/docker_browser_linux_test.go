@@ -42,7 +42,7 @@ func nsInode(t *testing.T, pid int, typ string) string {
 }
 
 // TestBrowserDockerContainer starts a Docker container and follows it
-// through the page the way the tutorial follows it with ps fxa and lsns:
+// through the page of a real `nsagent serve` the way the tutorial follows it with ps fxa and lsns:
 // its init under its shim in the logical chain with the namespaces it
 // entered, collapsing and expanding down to it, a live update that keeps
 // it open, the search, and deep links to the process, the namespace and
@@ -58,8 +58,7 @@ func TestBrowserDockerContainer(t *testing.T) {
 	shimPID := statusPPID(t, initPID)
 	name := strings.TrimPrefix(strings.TrimSpace(testutil.Run(t, "docker", "inspect", "-f", "{{.Name}}", id)), "/")
 
-	api := newLiveAPI()
-	srv := serve(t, UIOptions{}, api)
+	srv := startServe(t)
 	b := newBrowser(t)
 	row := fmt.Sprintf(`#tree .row[data-pid="%d"]`, initPID)
 

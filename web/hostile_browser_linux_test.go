@@ -31,7 +31,7 @@ func TestBrowserHostileCommandLine(t *testing.T) {
 	const evil = `<img src=x onerror=alert(1)>`
 	cmd := startArgv0(t, evil)
 	pid := cmd.Process.Pid
-	srv := serve(t, UIOptions{}, newLiveAPI())
+	srv := startServe(t)
 	b := newBrowser(t)
 	b.run(t, chromedp.Navigate(fmt.Sprintf("%s/?q=onerror&pid=%d", srv.URL, pid)))
 	row := fmt.Sprintf(`#tree .row[data-pid="%d"]`, pid)
@@ -57,12 +57,12 @@ func TestBrowserHostileCommandLine(t *testing.T) {
 }
 
 // TestBrowserRedactedCommandLine checks that with --web.redact-cmdline
-// the page shows process names only, even if the API sent arguments.
+// the page shows process names only.
 func TestBrowserRedactedCommandLine(t *testing.T) {
 	testutil.RequireRoot(t)
 	cmd := startArgv0(t, "nsagent-secret-argv0", "nsagent-secret-arg")
 	pid := cmd.Process.Pid
-	srv := serve(t, UIOptions{RedactCmdline: true}, newLiveAPI())
+	srv := startServe(t, "--web.redact-cmdline")
 	b := newBrowser(t)
 	b.run(t, chromedp.Navigate(fmt.Sprintf("%s/?pid=%d", srv.URL, pid)))
 	b.waitJS(t, "the process's row", fmt.Sprintf(`document.querySelector('#tree .row.sel[data-pid="%d"]')`, pid), 60*time.Second)
@@ -85,7 +85,7 @@ func TestBrowserRedactedCommandLine(t *testing.T) {
 // ended, while the rest of the tree stays.
 func TestBrowserLiveMarks(t *testing.T) {
 	testutil.RequireRoot(t)
-	srv := serve(t, UIOptions{}, newLiveAPI())
+	srv := startServe(t)
 	b := newBrowser(t)
 	b.run(t, chromedp.Navigate(srv.URL+"/?q=nsagent-live-marker&refresh=1"))
 	b.waitJS(t, "the first update", `+document.body.dataset.updates >= 1`, 60*time.Second)
@@ -107,7 +107,7 @@ func TestBrowserLiveMarks(t *testing.T) {
 // horizontal scrolling of the page, the details under the tree.
 func TestBrowserNarrowWindow(t *testing.T) {
 	testutil.RequireRoot(t)
-	srv := serve(t, UIOptions{}, newLiveAPI())
+	srv := startServe(t)
 	b := newBrowser(t)
 	b.run(t, chromedp.EmulateViewport(400, 800), chromedp.Navigate(srv.URL+"/?pid=1"))
 	b.waitJS(t, "pid 1 selected", `document.querySelector('#tree .row.sel[data-pid="1"]')`, 60*time.Second)

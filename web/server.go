@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path"
 	"strings"
 	"time"
 
@@ -93,7 +94,29 @@ func NewHandler(o Options) (http.Handler, error) {
 			lp.ServeHTTP(w, r2)
 		})
 	}
-	return mux, nil
+	return cleanPaths(mux), nil
+}
+
+// cleanPaths answers a path with dot segments or doubled slashes
+// (/api/v1/../../etc/passwd) with 400 rather than ServeMux's redirect to
+// the cleaned path: nothing here links to such a path, so it is a probe
+// or a mistake, and a redirect would only hand it a second request.
+func cleanPaths(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		want := path.Clean(p)
+		if strings.HasSuffix(p, "/") && want != "/" {
+			want += "/"
+		}
+		if p != want {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.Header().Set("X-Content-Type-Options", "nosniff")
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprintf(w, "400 Bad Request: path %.80q is not clean (dot segments or doubled slashes)\n", p)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // ServeConfig is where and how to listen.
