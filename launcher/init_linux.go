@@ -189,6 +189,9 @@ func Init() {
 			s.fail(ExitLaunchError, fmt.Errorf("working directory %s: %w", ic.Cwd, err))
 		}
 	}
+	if err := checkCwd(); err != nil {
+		s.fail(ExitLaunchError, fmt.Errorf("working directory %s: %w", ic.Cwd, err))
+	}
 	if err := confine(&ic, s); err != nil {
 		s.fail(ExitLaunchError, err)
 	}
@@ -201,6 +204,22 @@ func Init() {
 		err = fmt.Errorf("%w: the seccomp profile %s refused execve", err, ic.SeccompMode())
 	}
 	s.fail(code, fmt.Errorf("exec %s: %w", ic.Args[0], err))
+}
+
+// checkCwd refuses a working directory outside the process's root
+// (CVE-2024-21626: a leaked fd of a host directory given as -w
+// /proc/self/fd/N): the kernel's getcwd names such a directory
+// "(unreachable)/...", never an absolute path.
+func checkCwd() error {
+	buf := make([]byte, unix.PathMax)
+	n, err := unix.Getcwd(buf)
+	if err != nil {
+		return fmt.Errorf("getcwd: %w", err)
+	}
+	if n == 0 || buf[0] != '/' {
+		return errors.New("outside the workload's root")
+	}
+	return nil
 }
 
 // recvFDs reads one byte and the fds sent with it (close-on-exec).

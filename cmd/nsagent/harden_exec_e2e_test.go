@@ -1,0 +1,189 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nsagent/nsagent/internal/testutil"
+)
+
+// runWithFiles runs nsagent with extra inherited fds (3, 4, 5, ... in the
+// child, none of them close-on-exec there): what a careless caller, or a
+// runtime leaking fds, hands the launcher.
+func (e *e2e) runWithFiles(files []*os.File, args ...string) testutil.Result {
+	e.t.Helper()
+	var out, errb bytes.Buffer
+	cmd := exec.Command(e.bin, args...)
+	cmd.Env = e.env.Env()
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	cmd.ExtraFiles = files
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		e.t.Fatalf("run nsagent: %v", err)
+	}
+	return testutil.Result{Stdout: out.String(), Stderr: errb.String(), Code: code}
+}
+
+// hostSecret is a host directory holding a file whose checksum the tests
+// compare before and after an attack on it.
+func hostSecret(t *testing.T) (dir, file, before string) {
+	dir = t.TempDir()
+	file = filepath.Join(dir, "secret")
+	if err := os.WriteFile(file, []byte("host data\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir, file, sum(t, file)
+}
+
+// TestHardenExecConfined: a command run by `nsagent exec` gets the
+// workload's confinement (capabilities, no_new_privs, seccomp), as runc
+// exec gives it, and not the unconfined root of the caller.
+func TestHardenExecConfined(t *testing.T) {
+	e := newE2E(t)
+	if r := e.run("", "launch", "-d", "--name", "conf", e.rootfs, "sleep", "60"); r.Code != 0 {
+		t.Fatalf("launch: %d %s", r.Code, r.Stderr)
+	}
+	defer e.run("", "rm", "-f", "conf")
+	r := e.run("", "exec", "conf", "cat", "/proc/self/status")
+	if r.Code != 0 {
+		t.Fatalf("exec: %d %s", r.Code, r.Stderr)
+	}
+	for _, want := range []string{
+		"Seccomp:\t2\n", "NoNewPrivs:\t1\n", "CapEff:\t00000000a80425fb\n", "CapPrm:\t00000000a80425fb\n",
+		"CapBnd:\t00000000a80425fb\n", "CapInh:\t0000000000000000\n", "CapAmb:\t0000000000000000\n",
+	} {
+		if !strings.Contains(r.Stdout, want) {
+			t.Errorf("exec: no %q in:\n%s", want, r.Stdout)
+		}
+	}
+	r = e.run("", "exec", "conf", "unshare", "-n", "true")
+	if r.Code == 0 || !strings.Contains(r.Stderr, "Operation not permitted") {
+		t.Errorf("exec unshare -n: %d %q, want a failure with Operation not permitted", r.Code, r.Stderr)
+	}
+	// A non-root user gets no capabilities at all.
+	r = e.run("", "exec", "-u", "1000:1000", "conf", "grep", "-E", "^(CapEff|CapPrm|Seccomp):", "/proc/self/status")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "CapEff:\t0000000000000000\n") || !strings.Contains(r.Stdout, "CapPrm:\t0000000000000000\n") || !strings.Contains(r.Stdout, "Seccomp:\t2\n") {
+		t.Errorf("exec -u 1000: %d %q %s", r.Code, r.Stdout, r.Stderr)
+	}
+}
+
+// TestHardenExecCapDrop: exec follows the workload's own set, not the
+// default one.
+func TestHardenExecCapDrop(t *testing.T) {
+	e := newE2E(t)
+	if r := e.run("", "launch", "-d", "--name", "capd", "--cap-drop", "ALL", "--cap-add", "net_admin", e.rootfs, "sleep", "60"); r.Code != 0 {
+		t.Fatalf("launch: %d %s", r.Code, r.Stderr)
+	}
+	defer e.run("", "rm", "-f", "capd")
+	r := e.run("", "exec", "capd", "grep", "-E", "^Cap(Eff|Bnd):", "/proc/self/status")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "CapEff:\t0000000000001000\n") || !strings.Contains(r.Stdout, "CapBnd:\t0000000000001000\n") {
+		t.Errorf("exec in --cap-drop ALL --cap-add net_admin: %d %q %s", r.Code, r.Stdout, r.Stderr)
+	}
+}
+
+// TestHardenExecSeccompDenies: the workload's own profile applies to an
+// exec'd command: a profile refusing mkdir refuses it in exec too.
+func TestHardenExecSeccompDenies(t *testing.T) {
+	e := newE2E(t)
+	prof := filepath.Join(t.TempDir(), "nomkdir.json")
+	if err := os.WriteFile(prof, []byte(`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.run("", "launch", "-d", "--name", "nomk", "--seccomp", prof, e.rootfs, "sleep", "60"); r.Code != 0 {
+		t.Fatalf("launch: %d %s", r.Code, r.Stderr)
+	}
+	defer e.run("", "rm", "-f", "nomk")
+	r := e.run("", "exec", "nomk", "mkdir", "/tmp/x")
+	if r.Code == 0 || !strings.Contains(r.Stderr, "Operation not permitted") {
+		t.Errorf("exec mkdir under a profile refusing it: %d %q", r.Code, r.Stderr)
+	}
+}
+
+// TestHardenInheritedFds attacks with a host directory fd the launcher
+// inherited without close-on-exec (CVE-2016-9962, CVE-2024-21626): it
+// must not reach the workload, neither at launch nor through exec, nor
+// serve as a working directory; the host file behind it is unchanged.
+func TestHardenInheritedFds(t *testing.T) {
+	e := newE2E(t)
+	dir, file, before := hostSecret(t)
+	d, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	null, _ := os.Open(os.DevNull)
+	defer null.Close()
+	files := []*os.File{null, null, d} // the host directory is fd 5
+	attack := `echo fds: $(ls /proc/self/fd); echo pwned > /proc/self/fd/5/secret; cd /proc/self/fd/5 && echo pwned > secret; echo cwd: $(pwd)`
+	r := e.runWithFiles(files, "launch", "--rm", e.rootfs, "sh", "-c", attack)
+	if !strings.Contains(r.Stdout, "fds: 0 1 2 3\n") {
+		t.Errorf("launch: inherited fds reach the workload: %d %q %s", r.Code, r.Stdout, r.Stderr)
+	}
+	if r := e.run("", "launch", "-d", "--name", "fds", e.rootfs, "sleep", "60"); r.Code != 0 {
+		t.Fatalf("launch: %d %s", r.Code, r.Stderr)
+	}
+	defer e.run("", "rm", "-f", "fds")
+	r = e.runWithFiles(files, "exec", "fds", "sh", "-c", attack)
+	if !strings.Contains(r.Stdout, "fds: 0 1 2 3\n") {
+		t.Errorf("exec: inherited fds reach the command: %d %q %s", r.Code, r.Stdout, r.Stderr)
+	}
+	// The fd as a working directory: refused, not run in the host's tree.
+	r = e.runWithFiles(files, "exec", "-w", "/proc/self/fd/5", "fds", "sh", "-c", "echo pwned > secret; pwd")
+	if r.Code != 125 || strings.Contains(r.Stdout, "/") {
+		t.Errorf("exec -w /proc/self/fd/5: %d %q %q, want 125", r.Code, r.Stdout, r.Stderr)
+	}
+	r = e.runWithFiles(files, "launch", "--rm", "-w", "/proc/self/fd/5", e.rootfs, "sh", "-c", "echo pwned > secret; pwd")
+	if r.Code != 125 || strings.Contains(r.Stdout, "/") {
+		t.Errorf("launch -w /proc/self/fd/5: %d %q %q, want 125", r.Code, r.Stdout, r.Stderr)
+	}
+	if got := sum(t, file); got != before {
+		t.Fatalf("host file %s changed", file)
+	}
+}
+
+// TestHardenCwdInsideRoot: the caller's host working directory is not
+// the workload's, and a relative escape resolves inside the root.
+func TestHardenCwdInsideRoot(t *testing.T) {
+	e := newE2E(t)
+	dir, file, before := hostSecret(t)
+	run := func(args ...string) testutil.Result {
+		var out, errb bytes.Buffer
+		cmd := exec.Command(e.bin, args...)
+		cmd.Env, cmd.Dir, cmd.Stdout, cmd.Stderr = e.env.Env(), dir, &out, &errb
+		err := cmd.Run()
+		code := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		}
+		return testutil.Result{Stdout: out.String(), Stderr: errb.String(), Code: code}
+	}
+	r := run("launch", "--rm", e.rootfs, "sh", "-c", "echo cwd=$(pwd); ls secret 2>&1; echo pwned > secret")
+	if !strings.Contains(r.Stdout, "cwd=/\n") {
+		t.Errorf("launch from a host directory: %d %q %s", r.Code, r.Stdout, r.Stderr)
+	}
+	r = run("launch", "--rm", "-w", "/../../..", e.rootfs, "sh", "-c", "echo cwd=$(pwd); ls /etc/passwd >/dev/null && echo root-ok")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "cwd=/\n") {
+		t.Errorf("launch -w /../../..: %d %q %s", r.Code, r.Stdout, r.Stderr)
+	}
+	if r := e.run("", "launch", "-d", "--name", "cwd", e.rootfs, "sleep", "60"); r.Code != 0 {
+		t.Fatalf("launch: %d %s", r.Code, r.Stderr)
+	}
+	defer e.run("", "rm", "-f", "cwd")
+	r = run("exec", "-w", "/../../..", "cwd", "sh", "-c", "echo cwd=$(pwd); echo pwned > secret")
+	if !strings.Contains(r.Stdout, "cwd=/\n") {
+		t.Errorf("exec -w /../../..: %d %q %s", r.Code, r.Stdout, r.Stderr)
+	}
+	if got := sum(t, file); got != before {
+		t.Fatalf("host file %s changed", file)
+	}
+}
