@@ -140,6 +140,11 @@ func (s *initSync) fail(code int, err error) {
 // namespace and the parent-death signal are set on this thread alone and
 // carried by execve.
 func Init() {
+	// Non-dumpable until execve (which makes the command dumpable
+	// again): no process of the workload can open this one's
+	// /proc/PID/exe, mem or fds while it sets up (CVE-2019-5736 defence
+	// in depth, with the sealed copy it runs from).
+	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 	// Whatever the init inherited beyond stdio (the sync and console
 	// sockets, the cgroup.procs fds) must not reach the workload.
 	_ = unix.CloseRange(initFD, math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC)

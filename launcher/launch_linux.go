@@ -261,7 +261,11 @@ func (w *Workload) fork(ic *initConfig, stdio Stdio) error {
 
 	self := w.l.Self
 	if self == "" {
-		self = "/proc/self/exe"
+		// Not /proc/self/exe: the init must not be a way to the host's
+		// binary (CVE-2019-5736, see SealedSelf).
+		if self, err = SealedSelf(w.l.sealDir()); err != nil {
+			return launchErr(ExitLaunchError, "%w", err)
+		}
 	}
 	sys := &syscall.SysProcAttr{
 		Cloneflags: cloneFlags(ic.Namespaces),

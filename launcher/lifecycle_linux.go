@@ -235,7 +235,11 @@ func (l *Launcher) ExecCommand(st *State, self string, args, env []string, cwd s
 		cmdEnv = append(cmdEnv, nsenter.EnvSeccomp+"="+prog)
 	}
 	if self == "" {
-		self = "/proc/self/exe"
+		// The helper runs from a sealed copy (CVE-2019-5736): its child
+		// is in the workload's pid namespace until it execve's.
+		if self, err = SealedSelf(l.sealDir()); err != nil {
+			return nil, err
+		}
 	}
 	return &exec.Cmd{
 		Path: self,

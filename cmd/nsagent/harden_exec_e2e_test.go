@@ -3,11 +3,16 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/nsagent/nsagent/internal/testutil"
 )
@@ -185,5 +190,113 @@ func TestHardenCwdInsideRoot(t *testing.T) {
 	}
 	if got := sum(t, file); got != before {
 		t.Fatalf("host file %s changed", file)
+	}
+}
+
+// children lists the pids whose parent is pid (forked by any of its
+// threads: the children file is per thread).
+func children(pid int) []int {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	var out []int
+	for _, t := range tasks {
+		b, _ := os.ReadFile(t)
+		for _, f := range strings.Fields(string(b)) {
+			if n, err := strconv.Atoi(f); err == nil {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+// sameFile reports whether a and b are the same inode.
+func sameFile(a, b string) bool {
+	var x, y unix.Stat_t
+	return unix.Stat(a, &x) == nil && unix.Stat(b, &y) == nil && x.Dev == y.Dev && x.Ino == y.Ino
+}
+
+// TestHardenSealedBinary attacks CVE-2019-5736: the processes nsagent
+// runs in or into a workload (the init until it execve's, the exec
+// helper for the command's lifetime) must not run from the host's
+// binary, so that their /proc/PID/exe is no way to write it; writing
+// through it fails, and the host binary is unchanged.
+func TestHardenSealedBinary(t *testing.T) {
+	e := newE2E(t)
+	before := sum(t, e.bin)
+	if r := e.run("", "launch", "-d", "--name", "seal", e.rootfs, "sleep", "60"); r.Code != 0 {
+		t.Fatalf("launch: %d %s", r.Code, r.Stderr)
+	}
+	defer e.run("", "rm", "-f", "seal")
+	cmd := exec.Command(e.bin, "exec", "seal", "sleep", "5")
+	cmd.Env = e.env.Env()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	var helper int
+	for end := time.Now().Add(5 * time.Second); helper == 0 && time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		for _, c := range children(cmd.Process.Pid) {
+			if len(children(c)) > 0 { // the helper, waiting for its command
+				helper = c
+			}
+		}
+	}
+	if helper == 0 {
+		t.Fatal("no exec helper found")
+	}
+	exe := fmt.Sprintf("/proc/%d/exe", helper)
+	link, _ := os.Readlink(exe)
+	t.Logf("exec helper %d runs %s", helper, link)
+	if sameFile(exe, e.bin) {
+		t.Errorf("exec helper runs from the host binary %s", link)
+	}
+	if f, err := os.OpenFile(exe, os.O_WRONLY|os.O_APPEND, 0); err == nil {
+		_, err = f.Write([]byte("pwned"))
+		f.Close()
+		if err == nil {
+			t.Errorf("wrote through the exec helper's /proc/PID/exe")
+		}
+	}
+	// From inside: every /proc/*/exe the workload sees, during an exec.
+	r := e.run("", "exec", "seal", "sh", "-c", `for p in /proc/[0-9]*; do echo pwned >> $p/exe 2>/dev/null && echo wrote $p; done; true`)
+	t.Logf("in-workload attempts: %d %q %s", r.Code, r.Stdout, r.Stderr)
+
+	// The init, polled while launches set up: never the host binary.
+	sealed := 0
+	for i := 0; i < 5; i++ {
+		l := exec.Command(e.bin, "launch", "--rm", e.rootfs, "true")
+		l.Env = e.env.Env()
+		if err := l.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- l.Wait() }()
+	poll:
+		for {
+			select {
+			case <-done:
+				break poll
+			default:
+			}
+			for _, c := range children(l.Process.Pid) {
+				p := fmt.Sprintf("/proc/%d/exe", c)
+				// Between fork and execve the child is still the launcher
+				// (its arguments, no workload process yet to attack it).
+				if args, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", c)); strings.Contains(string(args), "launch\x00") {
+					continue
+				}
+				if sameFile(p, e.bin) {
+					link, _ := os.Readlink(p)
+					t.Errorf("init %d runs from the host binary %s", c, link)
+				} else if link, _ := os.Readlink(p); link != "" && !strings.HasSuffix(link, "busybox") && !strings.HasSuffix(link, "true") {
+					sealed++
+				}
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	t.Logf("saw the init before execve running from a sealed binary %d times", sealed)
+	if got := sum(t, e.bin); got != before {
+		t.Fatalf("host binary %s changed", e.bin)
 	}
 }

@@ -181,6 +181,14 @@ void nsagent_nsenter(int argc, char **argv, char **envp) {
 		return;
 	char *cmdv0 = argv[2];
 	(void)envp;
+	// Non-dumpable: the child is in the workload's pid namespace until
+	// it execve's (which makes it dumpable again), and no process there
+	// may open its /proc/PID/exe or fds meanwhile (CVE-2019-5736).
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		die(125, "set non-dumpable", errno);
+	// Run from /proc/self/fd/N (a sealed view of the binary), the name
+	// would be "N": keep the one ps shows meaningful.
+	prctl(PR_SET_NAME, "nsagent-exec", 0, 0, 0);
 
 	// 1. The cgroup, while the host's cgroupfs is still what paths mean.
 	const char *cg = getenv("_NSAGENT_NSENTER_CGROUP");
