@@ -81,6 +81,18 @@
 // "(unreachable)..." (CVE-2016-9962, CVE-2024-21626: a leaked host
 // directory fd given as -w /proc/self/fd/N).
 //
+// # A root filesystem's /proc is not trusted
+//
+// The kernel filesystems (/proc, /sys, /dev and its pts and shm) are
+// mounted only on targets that are no symlink of the root filesystem,
+// and right after pivot_root the init checks with statfs that /proc and
+// /proc/self/fd are procfs (PROC_SUPER_MAGIC) before it masks, binds or
+// resolves anything under them: a fake tree left there (by a volume, or
+// a symlink to a directory of the image) is refused, not written
+// through. The highest capability number, which decides how much of the
+// bounding set is dropped, is read from the host's /proc before the root
+// filesystem is set up.
+//
 // # User namespaces (--userns)
 //
 // With --userns=HOSTID:SIZE the workload's IDs 0..SIZE-1 are the host's

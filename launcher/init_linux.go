@@ -30,6 +30,7 @@ var initSteps = []initStep{
 	// the init is in.
 	{"network", initNetwork},
 	{"rootfs", setupRootfs},
+	{"procfs", checkProcfs},
 	{"hostname", setHostname},
 	// The launcher's side of the network (Parent: the bridge's veth into
 	// this namespace) runs while the init sets up its root; the command
@@ -161,6 +162,9 @@ func Init() {
 		s.fail(ExitLaunchError, fmt.Errorf("init: read config: %w", err))
 	}
 	ic.sync, ic.CgroupFDs = s, cgfds
+	// Read while /proc is the host's: the root filesystem never gets a
+	// say in which capabilities are dropped.
+	ic.lastCap = lastCap()
 	_ = unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
 	for _, st := range initSteps {
 		if err := st.run(&ic); err != nil {
@@ -263,8 +267,7 @@ func confine(ic *initConfig, s *initSync) error {
 			return err
 		}
 	}
-	last := lastCap()
-	for c := 0; c <= last; c++ {
+	for c := 0; c <= ic.lastCap; c++ {
 		if keep&(1<<uint(c)) != 0 {
 			continue
 		}

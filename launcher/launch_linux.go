@@ -88,7 +88,8 @@ type initConfig struct {
 	NoNewPrivs  bool     `json:"no_new_privs"`
 	SeccompProg []byte   `json:"seccomp_bpf,omitempty"`
 
-	sync *initSync // the init's end of the sync socket
+	sync    *initSync // the init's end of the sync socket
+	lastCap int       // the highest capability the kernel knows
 }
 
 // seccompFile is the workload's compiled seccomp program in its state

@@ -300,3 +300,102 @@ func TestHardenSealedBinary(t *testing.T) {
 		t.Fatalf("host binary %s changed", e.bin)
 	}
 }
+
+// TestHardenFakeProcfs attacks with root filesystems whose /proc is not
+// what it seems: a directory of fake files (a cap_last_cap of 0 would
+// keep every capability in the bounding set, fake attr and sysctl files
+// would take the launcher's writes), and symlinks to such a tree or out
+// of the root. The launcher must mount and check a real procfs, write
+// nothing through the fake one, and leave the host unchanged.
+func TestHardenFakeProcfs(t *testing.T) {
+	e := newE2E(t)
+	copyRoot := func() string {
+		root := filepath.Join(t.TempDir(), "rootfs")
+		if out, err := exec.Command("cp", "-a", e.rootfs, root).CombinedOutput(); err != nil {
+			t.Fatalf("copy rootfs: %v %s", err, out)
+		}
+		return root
+	}
+	fake := func(dir string) map[string]string {
+		files := map[string]string{
+			"sys/kernel/cap_last_cap": "0\n", "self/attr/exec": "fake\n", "self/attr/current": "fake\n",
+			"sys/kernel/hostname": "fake\n", "kcore": "fake\n", "self/status": "CapEff:\t0000000000000000\n",
+		}
+		sums := map[string]string{}
+		for name, body := range files {
+			p := filepath.Join(dir, name)
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			sums[p] = sum(t, p)
+		}
+		return sums
+	}
+	hostBefore := sum(t, "/etc/passwd")
+	mountsBefore, _ := os.ReadFile("/proc/self/mountinfo")
+
+	// A fake tree in /proc itself: covered by a real procfs.
+	root := copyRoot()
+	_ = os.RemoveAll(filepath.Join(root, "proc"))
+	sums := fake(filepath.Join(root, "proc"))
+	r := e.run("", "launch", "--rm", root, "sh", "-c", "grep -E '^(CapBnd|Seccomp):' /proc/self/status; cat /proc/sys/kernel/cap_last_cap; cat /proc/self/attr/current 2>&1 | head -c 20; echo; echo x > /proc/sys/kernel/hostname; echo hostname-write=$?")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "CapBnd:\t00000000a80425fb\n") || !strings.Contains(r.Stdout, "Seccomp:\t2\n") || strings.Contains(r.Stdout, "fake") || !strings.Contains(r.Stdout, "hostname-write=1\n") {
+		t.Errorf("fake /proc tree: %d %q %s", r.Code, r.Stdout, r.Stderr)
+	}
+	last, _ := os.ReadFile("/proc/sys/kernel/cap_last_cap")
+	if !strings.Contains(r.Stdout, "\n"+string(last)) {
+		t.Errorf("cap_last_cap in the workload is not the kernel's %q: %q", last, r.Stdout)
+	}
+	for p, s := range sums {
+		if sum(t, p) != s {
+			t.Errorf("fake file %s was written", p)
+		}
+	}
+
+	// /proc a symlink: to a fake tree in the root, or out of it.
+	for name, target := range map[string]string{"to a fake tree": "fakeproc", "absolute to a fake tree": "/fakeproc", "out of the root": "/etc", "up and out": "../../../../../../../etc"} {
+		t.Run(name, func(t *testing.T) {
+			root := copyRoot()
+			sums := fake(filepath.Join(root, "fakeproc"))
+			_ = os.RemoveAll(filepath.Join(root, "proc"))
+			if err := os.Symlink(target, filepath.Join(root, "proc")); err != nil {
+				t.Fatal(err)
+			}
+			r := e.run("", "launch", "--rm", root, "sh", "-c", "cat /proc/sys/kernel/cap_last_cap; echo ran")
+			if r.Code != 125 || !strings.Contains(r.Stderr, "/proc is a symlink") {
+				t.Errorf("/proc -> %s: %d %q %q, want 125 naming the symlink", target, r.Code, r.Stdout, r.Stderr)
+			}
+			for p, s := range sums {
+				if sum(t, p) != s {
+					t.Errorf("fake file %s was written", p)
+				}
+			}
+			e.assertClean()
+		})
+	}
+	// A volume over /proc: the procfs check refuses the fake tree.
+	t.Run("volume over /proc", func(t *testing.T) {
+		dir := t.TempDir()
+		sums := fake(dir)
+		r := e.run("", "launch", "--rm", "-v", dir+":/proc", e.rootfs, "sh", "-c", "echo ran")
+		if r.Code != 125 || !strings.Contains(r.Stderr, "/proc is not procfs") {
+			t.Errorf("-v DIR:/proc: %d %q %q, want 125 and /proc is not procfs", r.Code, r.Stdout, r.Stderr)
+		}
+		for p, s := range sums {
+			if sum(t, p) != s {
+				t.Errorf("host file %s was written", p)
+			}
+		}
+		e.assertClean()
+	})
+	if sum(t, "/etc/passwd") != hostBefore {
+		t.Fatal("host /etc/passwd changed")
+	}
+	if mountsAfter, _ := os.ReadFile("/proc/self/mountinfo"); string(mountsAfter) != string(mountsBefore) {
+		t.Errorf("host mount table changed")
+	}
+	e.assertClean()
+}
