@@ -11,10 +11,10 @@ import (
 	"github.com/nsagent/nsagent/internal/testutil"
 )
 
-// TestSealedSelfNotWritable: whichever way the binary was sealed, the
+// TestHardenSealedSelf: whichever way the binary was sealed, the
 // path SealedSelf gives cannot be opened for writing, names no host
 // file, and shows the same bytes as the running binary.
-func TestSealedSelfNotWritable(t *testing.T) {
+func TestHardenSealedSelf(t *testing.T) {
 	testutil.RequireRoot(t)
 	p, err := SealedSelf(t.TempDir())
 	if err != nil {
