@@ -30,6 +30,7 @@ var initSteps = []initStep{
 	// the init is in.
 	{"network", initNetwork},
 	{"rootfs", setupRootfs},
+	{"procfs", checkProcfs},
 	{"hostname", setHostname},
 	// The launcher's side of the network (Parent: the bridge's veth into
 	// this namespace) runs while the init sets up its root; the command
@@ -140,6 +141,11 @@ func (s *initSync) fail(code int, err error) {
 // namespace and the parent-death signal are set on this thread alone and
 // carried by execve.
 func Init() {
+	// Non-dumpable until execve (which makes the command dumpable
+	// again): no process of the workload can open this one's
+	// /proc/PID/exe, mem or fds while it sets up (CVE-2019-5736 defence
+	// in depth, with the sealed copy it runs from).
+	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 	// Whatever the init inherited beyond stdio (the sync and console
 	// sockets, the cgroup.procs fds) must not reach the workload.
 	_ = unix.CloseRange(initFD, math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC)
@@ -156,6 +162,9 @@ func Init() {
 		s.fail(ExitLaunchError, fmt.Errorf("init: read config: %w", err))
 	}
 	ic.sync, ic.CgroupFDs = s, cgfds
+	// Read while /proc is the host's: the root filesystem never gets a
+	// say in which capabilities are dropped.
+	ic.lastCap = lastCap()
 	_ = unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
 	for _, st := range initSteps {
 		if err := st.run(&ic); err != nil {
@@ -189,6 +198,9 @@ func Init() {
 			s.fail(ExitLaunchError, fmt.Errorf("working directory %s: %w", ic.Cwd, err))
 		}
 	}
+	if err := checkCwd(); err != nil {
+		s.fail(ExitLaunchError, fmt.Errorf("working directory %s: %w", ic.Cwd, err))
+	}
 	if err := confine(&ic, s); err != nil {
 		s.fail(ExitLaunchError, err)
 	}
@@ -201,6 +213,22 @@ func Init() {
 		err = fmt.Errorf("%w: the seccomp profile %s refused execve", err, ic.SeccompMode())
 	}
 	s.fail(code, fmt.Errorf("exec %s: %w", ic.Args[0], err))
+}
+
+// checkCwd refuses a working directory outside the process's root
+// (CVE-2024-21626: a leaked fd of a host directory given as -w
+// /proc/self/fd/N): the kernel's getcwd names such a directory
+// "(unreachable)/...", never an absolute path.
+func checkCwd() error {
+	buf := make([]byte, unix.PathMax)
+	n, err := unix.Getcwd(buf)
+	if err != nil {
+		return fmt.Errorf("getcwd: %w", err)
+	}
+	if n == 0 || buf[0] != '/' {
+		return errors.New("outside the workload's root")
+	}
+	return nil
 }
 
 // recvFDs reads one byte and the fds sent with it (close-on-exec).
@@ -239,8 +267,7 @@ func confine(ic *initConfig, s *initSync) error {
 			return err
 		}
 	}
-	last := lastCap()
-	for c := 0; c <= last; c++ {
+	for c := 0; c <= ic.lastCap; c++ {
 		if keep&(1<<uint(c)) != 0 {
 			continue
 		}

@@ -88,7 +88,8 @@ type initConfig struct {
 	NoNewPrivs  bool     `json:"no_new_privs"`
 	SeccompProg []byte   `json:"seccomp_bpf,omitempty"`
 
-	sync *initSync // the init's end of the sync socket
+	sync    *initSync // the init's end of the sync socket
+	lastCap int       // the highest capability the kernel knows
 }
 
 // seccompFile is the workload's compiled seccomp program in its state
@@ -261,7 +262,11 @@ func (w *Workload) fork(ic *initConfig, stdio Stdio) error {
 
 	self := w.l.Self
 	if self == "" {
-		self = "/proc/self/exe"
+		// Not /proc/self/exe: the init must not be a way to the host's
+		// binary (CVE-2019-5736, see SealedSelf).
+		if self, err = SealedSelf(w.l.sealDir()); err != nil {
+			return launchErr(ExitLaunchError, "%w", err)
+		}
 	}
 	sys := &syscall.SysProcAttr{
 		Cloneflags: cloneFlags(ic.Namespaces),

@@ -220,9 +220,26 @@ func (l *Launcher) ExecCommand(st *State, self string, args, env []string, cwd s
 		nsenter.EnvCgroupProcs+"="+strings.Join(procs, ":"),
 		nsenter.EnvCwd+"="+cwd,
 		nsenter.EnvUser+"="+user,
+		// The workload's confinement, as runc exec applies the
+		// container's: its capabilities, no_new_privs and seccomp filter.
+		nsenter.EnvCaps+"="+strconv.FormatUint(capMask(st.Caps), 16),
 	)
+	if st.NoNewPrivs {
+		cmdEnv = append(cmdEnv, nsenter.EnvNoNewPrivs+"=1")
+	}
+	if st.Seccomp != "" && st.Seccomp != SeccompUnconfined {
+		prog := filepath.Join(l.Store.WorkloadDir(st.ID), seccompFile)
+		if _, err := os.Stat(prog); err != nil {
+			return nil, fmt.Errorf("workload %s: its seccomp program: %w", st.Name, err)
+		}
+		cmdEnv = append(cmdEnv, nsenter.EnvSeccomp+"="+prog)
+	}
 	if self == "" {
-		self = "/proc/self/exe"
+		// The helper runs from a sealed copy (CVE-2019-5736): its child
+		// is in the workload's pid namespace until it execve's.
+		if self, err = SealedSelf(l.sealDir()); err != nil {
+			return nil, err
+		}
 	}
 	return &exec.Cmd{
 		Path: self,

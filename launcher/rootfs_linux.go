@@ -193,10 +193,65 @@ func (r root) mkfile(p string) (int, error) {
 	return r.open(p, 0)
 }
 
+// noSymlink fails if p exists in the root and is, or is reached
+// through, a symlink.
+func (r root) noSymlink(p string) error {
+	fd, err := unix.Openat2(r.fd, strings.TrimPrefix(p, "/"), &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_CLOEXEC | unix.O_NOFOLLOW,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_SYMLINKS,
+	})
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	if errors.Is(err, unix.ELOOP) {
+		return fmt.Errorf("root filesystem's %s is a symlink: refusing to mount on it", p)
+	}
+	if err != nil {
+		return fmt.Errorf("resolve %s in root: %w", p, err)
+	}
+	var st unix.Stat_t
+	err = unix.Fstat(fd, &st)
+	unix.Close(fd)
+	if err == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
+		return fmt.Errorf("root filesystem's %s is a symlink: refusing to mount on it", p)
+	}
+	return err
+}
+
+// checkProcfs runs right after pivot_root, before anything is written
+// or mounted under /proc (masks, read-only binds, /proc/self/fd paths):
+// /proc must be the procfs the init mounted, not a directory or symlink
+// of the root filesystem dressed up as one.
+func checkProcfs(*initConfig) error {
+	for _, p := range []string{"/proc", "/proc/self/fd"} {
+		fd, err := unix.Open(p, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		var sfs unix.Statfs_t
+		err = unix.Fstatfs(fd, &sfs)
+		unix.Close(fd)
+		if err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		if sfs.Type != unix.PROC_SUPER_MAGIC {
+			return fmt.Errorf("%s is not procfs (filesystem type %#x)", p, sfs.Type)
+		}
+	}
+	return nil
+}
+
 func fdPath(fd int) string { return "/proc/self/fd/" + strconv.Itoa(fd) }
 
-// mount mounts a filesystem on directory target inside the root.
+// mount mounts a filesystem on directory target inside the root. The
+// target must not be, or pass through, a symlink of the root
+// filesystem: a /proc or /sys that points elsewhere in the root would
+// put the kernel's filesystem where the workload did not expect it and
+// leave what it pointed from (a fake tree) in its place.
 func (r root) mount(source, target, fstype string, flags uintptr, data string, mkdir bool) error {
+	if err := r.noSymlink(target); err != nil {
+		return err
+	}
 	fd, err := r.mkdirAll(target)
 	if err != nil {
 		return err

@@ -8,7 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -93,12 +97,98 @@ static const struct {
 };
 #define NNS (sizeof(nstypes) / sizeof(nstypes[0]))
 
+// read_seccomp reads the workload's compiled BPF program (written by the
+// launcher as STATE/ID/seccomp.bpf) while host paths still mean the host:
+// it is installed in the child right before execve.
+static struct sock_fprog read_seccomp(const char *path) {
+	struct sock_fprog prog = {0};
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		die(125, path, errno);
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 || st.st_size % sizeof(struct sock_filter) != 0 ||
+	    st.st_size / sizeof(struct sock_filter) > BPF_MAXINSNS)
+		die(125, "seccomp program: not a whole BPF program", 0);
+	struct sock_filter *f = malloc(st.st_size);
+	if (f == NULL)
+		die(125, "seccomp program", ENOMEM);
+	for (off_t done = 0; done < st.st_size;) {
+		ssize_t n = read(fd, (char *)f + done, st.st_size - done);
+		if (n <= 0)
+			die(125, "read seccomp program", n < 0 ? errno : EIO);
+		done += n;
+	}
+	close(fd);
+	prog.len = st.st_size / sizeof(struct sock_filter);
+	prog.filter = f;
+	return prog;
+}
+
+static void load_seccomp(struct sock_fprog *prog) {
+	if (prog->len == 0)
+		return;
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, prog) < 0)
+		die(125, "load seccomp filter", errno);
+}
+
+// confine gives this process the workload's confinement, as the init
+// gave it to the workload's command (launcher.confine): the bounding set
+// cut to keep, no ambient or inheritable capabilities, permitted and
+// effective = keep for root (none for another user: setresuid cleared
+// them), no_new_privs, and the seccomp filter last (first without
+// no_new_privs: loading it then needs CAP_SYS_ADMIN).
+static void confine(unsigned long long keep, int nnp, struct sock_fprog *prog, unsigned uid, unsigned gid, int joined_user) {
+	if (!nnp)
+		load_seccomp(prog);
+	for (int c = 0; c < 64; c++) {
+		if (keep & (1ULL << c))
+			continue;
+		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0) {
+			if (errno == EINVAL)
+				break; // past the last capability the kernel knows
+			die(125, "drop capability from the bounding set", errno);
+		}
+	}
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+		die(125, "clear ambient capabilities", errno);
+	if (uid != 0 || gid != 0 || joined_user) {
+		if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
+			die(125, "set user", errno);
+	}
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct cur[2];
+	if (syscall(SYS_capget, &hdr, cur) < 0)
+		die(125, "get capabilities", errno);
+	unsigned long long have = cur[0].permitted | (unsigned long long)cur[1].permitted << 32;
+	if (uid != 0)
+		keep = 0;
+	keep &= have;
+	struct __user_cap_data_struct data[2] = {
+	    {.effective = (__u32)keep, .permitted = (__u32)keep, .inheritable = 0},
+	    {.effective = (__u32)(keep >> 32), .permitted = (__u32)(keep >> 32), .inheritable = 0},
+	};
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		die(125, "set capabilities", errno);
+	if (nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		die(125, "no_new_privs", errno);
+	if (nnp)
+		load_seccomp(prog);
+}
+
 void nsagent_nsenter(int argc, char **argv, char **envp) {
 	const char *pid = getenv("_NSAGENT_NSENTER_PID");
 	if (pid == NULL || argc < 3 || strcmp(argv[1], "__nsenter") != 0)
 		return;
 	char *cmdv0 = argv[2];
 	(void)envp;
+	// Non-dumpable: the child is in the workload's pid namespace until
+	// it execve's (which makes it dumpable again), and no process there
+	// may open its /proc/PID/exe or fds meanwhile (CVE-2019-5736).
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		die(125, "set non-dumpable", errno);
+	// Run from /proc/self/fd/N (a sealed view of the binary), the name
+	// would be "N": keep the one ps shows meaningful.
+	prctl(PR_SET_NAME, "nsagent-exec", 0, 0, 0);
 
 	// 1. The cgroup, while the host's cgroupfs is still what paths mean.
 	const char *cg = getenv("_NSAGENT_NSENTER_CGROUP");
@@ -113,6 +203,17 @@ void nsagent_nsenter(int argc, char **argv, char **envp) {
 		}
 		free(list);
 	}
+
+	// The confinement, read while the state directory's path is the host's.
+	const char *caps = getenv("_NSAGENT_NSENTER_CAPS");
+	int confined = caps && *caps;
+	unsigned long long keep = confined ? strtoull(caps, NULL, 16) : 0;
+	const char *nnp_env = getenv("_NSAGENT_NSENTER_NNP");
+	int nnp = nnp_env && strcmp(nnp_env, "1") == 0;
+	struct sock_fprog prog = {0};
+	const char *sc = getenv("_NSAGENT_NSENTER_SECCOMP");
+	if (sc && *sc)
+		prog = read_seccomp(sc);
 
 	// 2. Open every namespace first, then join those that differ from ours.
 	int fds[NNS], joined_user = 0;
@@ -158,18 +259,32 @@ void nsagent_nsenter(int argc, char **argv, char **envp) {
 		die(125, "fork", errno);
 	if (child_pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		const char *cwd = getenv("_NSAGENT_NSENTER_CWD");
-		if (cwd && *cwd && chdir(cwd) < 0)
-			die(125, cwd, errno);
 		const char *user = getenv("_NSAGENT_NSENTER_USER");
 		unsigned uid = 0, gid = 0;
 		if (user && *user)
 			sscanf(user, "%u:%u", &uid, &gid);
 		if (console_sock >= 0)
 			console(console_sock, uid, gid);
-		// In a joined user namespace the host's root is unmapped there:
-		// become the namespace's IDs, root included.
-		if (uid != 0 || gid != 0 || joined_user) {
+		// Nothing this process inherited beyond stdio reaches the
+		// workload (CVE-2016-9962, CVE-2024-21626): an fd of a host
+		// directory would be a way out of the root, even as a working
+		// directory (-w /proc/self/fd/N). Closed, not close-on-exec,
+		// before the working directory is resolved.
+		if (syscall(SYS_close_range, 3, ~0U, 0) < 0)
+			die(125, "close inherited fds", errno);
+		const char *cwd = getenv("_NSAGENT_NSENTER_CWD");
+		if (cwd && *cwd && chdir(cwd) < 0)
+			die(125, cwd, errno);
+		// The kernel names a directory outside this process's root
+		// "(unreachable)...": refuse it rather than run there.
+		char wd[4096];
+		if (syscall(SYS_getcwd, wd, sizeof wd) < 0 || wd[0] != '/')
+			die(125, "working directory is outside the workload's root", 0);
+		if (confined)
+			confine(keep, nnp, &prog, uid, gid, joined_user);
+		else if (uid != 0 || gid != 0 || joined_user) {
+			// In a joined user namespace the host's root is unmapped
+			// there: become the namespace's IDs, root included.
 			if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
 				die(125, "set user", errno);
 		}
@@ -178,6 +293,9 @@ void nsagent_nsenter(int argc, char **argv, char **envp) {
 		unsetenv("_NSAGENT_NSENTER_CWD");
 		unsetenv("_NSAGENT_NSENTER_USER");
 		unsetenv("_NSAGENT_NSENTER_CONSOLE");
+		unsetenv("_NSAGENT_NSENTER_CAPS");
+		unsetenv("_NSAGENT_NSENTER_NNP");
+		unsetenv("_NSAGENT_NSENTER_SECCOMP");
 		execvp(cmdv0, argv + 2);
 		int e = errno;
 		fprintf(stderr, "nsagent exec: %s: %s\n", cmdv0, e == ENOENT ? "executable file not found in the workload" : strerror(e));

@@ -12,6 +12,11 @@
 // waits for it, forwards the signals it is sent, and exits with its
 // status (128+N when signal N killed it). The process never reaches Go.
 //
+// The child gets the workload's confinement before execve, as runc exec
+// does (EnvCaps, EnvNoNewPrivs, EnvSeccomp): every fd above stdio closed,
+// the working directory checked to be inside the workload's root, the
+// capability sets cut, no_new_privs and the seccomp filter last.
+//
 // Importing this package (for its side effect) is all a binary needs; it
 // requires cgo.
 //
@@ -43,6 +48,16 @@ const (
 	// a new pty made on the workload's own devpts, as its controlling
 	// terminal in a new session, and the master is sent over the socket.
 	EnvConsole = "_NSAGENT_NSENTER_CONSOLE"
+	// EnvCaps is the capability set the command keeps, a hexadecimal
+	// mask: the bounding set is cut to it, and root's permitted and
+	// effective sets are it; nothing is inheritable or ambient.
+	EnvCaps = "_NSAGENT_NSENTER_CAPS"
+	// EnvNoNewPrivs is "1" to set no_new_privs.
+	EnvNoNewPrivs = "_NSAGENT_NSENTER_NNP"
+	// EnvSeccomp is the host path of the workload's compiled seccomp
+	// program (raw BPF), read before the mount namespace is joined and
+	// installed right before execve.
+	EnvSeccomp = "_NSAGENT_NSENTER_SECCOMP"
 )
 
 // Marker is argv[1] of a process started to enter a workload; the
