@@ -180,7 +180,9 @@ add_module() {
     *.ko.zst) zstd -qdc "$f" >"$stage/lib/modules/$release/${rel%.zst}"; rel=${rel%.zst} ;;
     *) cp "$f" "$stage/lib/modules/$release/$rel" ;;
   esac
-  deps=$(tr '\0' '\n' <"$stage/lib/modules/$release/$rel" | sed -n '/^depends=/{s///p;q}')
+  # (awk reads to the end: a reader that quits early would SIGPIPE tr and,
+  # under pipefail, fail the lane now and then.)
+  deps=$(tr '\0' '\n' <"$stage/lib/modules/$release/$rel" | awk -F= '/^depends=/ && !seen { print $2; seen = 1 }')
   for d in ${deps//,/ }; do add_module "$d"; done
   echo "/lib/modules/$release/$rel" >>"$stage/lane/modules"
 }
