@@ -273,13 +273,7 @@ func (c *Cgroup) openProcs() ([]*os.File, error) {
 // cgroup: oom_kill in memory.oom_control (v1) or memory.events (v2).
 // memory.failcnt is not used: it stays 0 on OOM kills on this kernel.
 func (c *Cgroup) OOMKills() (uint64, error) {
-	var file string
-	if c.mode == inventory.CgroupUnified {
-		file = filepath.Join(c.root, c.path, "memory.events")
-	} else {
-		file = filepath.Join(c.root, "memory", c.path, "memory.oom_control")
-	}
-	b, err := os.ReadFile(file)
+	b, err := c.readMemoryFile("memory.oom_control", "memory.events")
 	if err != nil {
 		return 0, err
 	}
@@ -288,17 +282,20 @@ func (c *Cgroup) OOMKills() (uint64, error) {
 
 // MemoryUsage is the memory charged to the cgroup in bytes.
 func (c *Cgroup) MemoryUsage() (uint64, error) {
-	var file string
-	if c.mode == inventory.CgroupUnified {
-		file = filepath.Join(c.root, c.path, "memory.current")
-	} else {
-		file = filepath.Join(c.root, "memory", c.path, "memory.usage_in_bytes")
-	}
-	b, err := os.ReadFile(file)
+	b, err := c.readMemoryFile("memory.usage_in_bytes", "memory.current")
 	if err != nil {
 		return 0, err
 	}
 	return strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+}
+
+// readMemoryFile reads a file of the cgroup's memory controller: v1's name
+// in the memory hierarchy, or v2's in the unified one.
+func (c *Cgroup) readMemoryFile(v1, v2 string) ([]byte, error) {
+	if c.mode == inventory.CgroupUnified {
+		return os.ReadFile(filepath.Join(c.root, c.path, v2))
+	}
+	return os.ReadFile(filepath.Join(c.root, "memory", c.path, v1))
 }
 
 func parseKeyedValue(b []byte, key string) (uint64, error) {

@@ -7,6 +7,7 @@
 # Also reports nsagent's peak RSS and the memory charged to a --mem 4M
 # workload's cgroup right after start. Removes everything it made.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/../.."
 export PATH=$PATH:/usr/local/go/bin
 ROUNDS=${ROUNDS:-30}
@@ -29,14 +30,7 @@ trap cleanup EXIT
 
 # The busybox root filesystem (as testutil.BuildBusyboxRootfs lays it out).
 rootfs=$work/rootfs
-mkdir -p "$rootfs"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,tmp,root}
-cp /bin/busybox "$rootfs/bin/busybox"
-for a in $(/bin/busybox --list-full); do
-  [ "$a" = bin/busybox ] && continue
-  mkdir -p "$rootfs/$(dirname "$a")"
-  ln -sf /bin/busybox "$rootfs/$a"
-done
-printf 'root:x:0:0:root:/root:/bin/sh\n' >"$rootfs/etc/passwd"
+busybox_rootfs "$rootfs"
 
 # runc bundle over the same rootfs, cgroup at an absolute path (relative
 # would nest under the machine supervisor's cgroup).

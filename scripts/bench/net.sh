@@ -9,6 +9,7 @@
 # host's links, addresses, routes and ruleset as before once they are gone.
 # Target: the network adds <= 5 ms to a launch. Removes everything it made.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/../.."
 export PATH=$PATH:/usr/local/go/bin
 ROUNDS=${ROUNDS:-30}
@@ -34,14 +35,7 @@ cleanup() {
 trap cleanup EXIT
 
 rootfs=$work/rootfs
-mkdir -p "$rootfs"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,tmp,root}
-cp /bin/busybox "$rootfs/bin/busybox"
-for a in $(/bin/busybox --list-full); do
-  [ "$a" = bin/busybox ] && continue
-  mkdir -p "$rootfs/$(dirname "$a")"
-  ln -sf /bin/busybox "$rootfs/$a"
-done
-printf 'root:x:0:0:root:/root:/bin/sh\n' >"$rootfs/etc/passwd"
+busybox_rootfs "$rootfs"
 
 # Containers of others come and go on a shared host: their veths and
 # docker0's carrier are left out.

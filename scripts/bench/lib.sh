@@ -1,0 +1,15 @@
+# Shared by the bench scripts: sourced by them, skipped by bench.sh.
+
+# busybox_rootfs DIR lays out a busybox root filesystem at DIR, as
+# testutil.BuildBusyboxRootfs does for the tests.
+busybox_rootfs() {
+  local rootfs=$1 a
+  mkdir -p "$rootfs"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,tmp,root}
+  cp /bin/busybox "$rootfs/bin/busybox"
+  for a in $(/bin/busybox --list-full); do
+    [ "$a" = bin/busybox ] && continue
+    mkdir -p "$rootfs/$(dirname "$a")"
+    ln -sf /bin/busybox "$rootfs/$a"
+  done
+  printf 'root:x:0:0:root:/root:/bin/sh\n' >"$rootfs/etc/passwd"
+}
