@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -132,15 +133,14 @@ func TestSymlinkMountTargets(t *testing.T) {
 		}
 	}
 	before := sum(t, "/etc/passwd")
-	mountsBefore, _ := os.ReadFile("/proc/self/mountinfo")
+	mountsBefore := hostMounts(t, filepath.Dir(root))
 	r := e.run("", "launch", "--rm", root, "sh", "-c", "echo pwned > /etc/hosts; cat /proc/self/status | head -1")
 	t.Logf("launch: %d %s %s", r.Code, r.Stdout, r.Stderr)
 	if got := sum(t, "/etc/passwd"); got != before {
 		t.Fatalf("host /etc/passwd changed")
 	}
-	mountsAfter, _ := os.ReadFile("/proc/self/mountinfo")
-	if string(mountsBefore) != string(mountsAfter) {
-		t.Errorf("host mount table changed:\n%s", mountsAfter)
+	if mountsAfter := hostMounts(t, filepath.Dir(root)); !slices.Equal(mountsBefore, mountsAfter) {
+		t.Errorf("host mount table changed:\nbefore %q\nafter  %q", mountsBefore, mountsAfter)
 	}
 	e.assertClean()
 }
@@ -169,4 +169,40 @@ func TestPsShowsPosture(t *testing.T) {
 	}
 	e.run("", "rm", "-f", "post")
 	e.assertClean()
+}
+
+// hostMounts returns the mount points of the host mount table that an
+// escaping launch could have touched: the host's own system directories
+// and anything whose path starts with one of own (the test's temporary
+// trees; t.TempDir names each after its test, subtests included). Other test
+// packages run in parallel and mount freely elsewhere (dockerd's overlays
+// under /var/lib/docker, netns files under /run), so comparing the whole
+// table would flag their work as ours.
+func hostMounts(t *testing.T, own ...string) []string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	exact := map[string]bool{"/": true, "/tmp": true, "/run": true, "/var": true}
+	prefixes := []string{"/etc", "/proc", "/sys", "/dev", "/usr", "/bin", "/sbin", "/lib", "/root"}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 {
+			continue
+		}
+		mp := f[4]
+		keep := exact[mp]
+		for _, p := range prefixes {
+			keep = keep || mp == p || strings.HasPrefix(mp, p+"/")
+		}
+		for _, p := range own {
+			keep = keep || strings.HasPrefix(mp, p)
+		}
+		if keep {
+			out = append(out, strings.Join(f[2:], " ")) // without the mount ids, which renumber
+		}
+	}
+	return out
 }

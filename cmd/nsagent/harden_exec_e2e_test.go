@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -335,7 +336,8 @@ func TestHardenFakeProcfs(t *testing.T) {
 		return sums
 	}
 	hostBefore := sum(t, "/etc/passwd")
-	mountsBefore, _ := os.ReadFile("/proc/self/mountinfo")
+	tmp := filepath.Join(os.TempDir(), "TestHardenFakeProcfs") // this test's and its subtests' t.TempDirs
+	mountsBefore := hostMounts(t, tmp)
 
 	// A fake tree in /proc itself: covered by a real procfs.
 	root := copyRoot()
@@ -394,8 +396,8 @@ func TestHardenFakeProcfs(t *testing.T) {
 	if sum(t, "/etc/passwd") != hostBefore {
 		t.Fatal("host /etc/passwd changed")
 	}
-	if mountsAfter, _ := os.ReadFile("/proc/self/mountinfo"); string(mountsAfter) != string(mountsBefore) {
-		t.Errorf("host mount table changed")
+	if mountsAfter := hostMounts(t, tmp); !slices.Equal(mountsAfter, mountsBefore) {
+		t.Errorf("host mount table changed:\nbefore %q\nafter  %q", mountsBefore, mountsAfter)
 	}
 	e.assertClean()
 }
