@@ -199,6 +199,13 @@ func (l *Launcher) Launch(cfg *Config, stdio Stdio) (_ *Workload, err error) {
 	if err := net.Prepare(cfg, st); err != nil {
 		return nil, launchErr(ExitLaunchError, "network %s: %w", cfg.Network, err)
 	}
+	// The namespaces exist from the fork on: the network's host side (the
+	// bridge's veth into the workload) is made now, while the init's
+	// runtime is still starting, not after it has its config; the init
+	// waits for "parent" before its command runs.
+	if err := net.Parent(st.Pid, st); err != nil {
+		return nil, launchErr(ExitLaunchError, "network %s: %w", cfg.Network, err)
+	}
 	cg, err := CreateCgroup(l.CgroupRoot, st.CgroupPath, cfg.Limits)
 	if err != nil {
 		return nil, &Error{Code: ExitLaunchError, Err: err}
@@ -337,12 +344,7 @@ func (w *Workload) run(ic *initConfig) error {
 	if err := enc.Encode(ic); err != nil {
 		return w.initFailed(fmt.Errorf("send config to init: %w", err))
 	}
-	// The namespaces exist from the fork on: the network's host side is
-	// set up now, and the init waits for "parent" before its own
-	// network step.
-	if err := w.net.Parent(st.Pid, st); err != nil {
-		return launchErr(ExitLaunchError, "network %s: %w", ic.Network, err)
-	}
+	// Launch made the network's host side before this: the init may go on.
 	if err := enc.Encode(syncMsg{Op: "parent"}); err != nil {
 		return w.initFailed(fmt.Errorf("init: %w", err))
 	}

@@ -45,8 +45,15 @@ func newNetE2E(t *testing.T) (*e2e, testutil.HostNet) {
 // rules, and the state directory, are as before.
 func (e *e2e) assertNetRestored(before testutil.HostNet, stateBefore []string) {
 	e.t.Helper()
-	after := testutil.SnapshotHostNet(e.t, e.env.Bridge)
-	if d := before.Diff(after); d != "" {
+	// A finished workload's veth pair goes with its network namespace,
+	// which the kernel dismantles in the background: give it a moment.
+	var d string
+	for end := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if d = before.Diff(testutil.SnapshotHostNet(e.t, e.env.Bridge)); d == "" || time.Now().After(end) {
+			break
+		}
+	}
+	if d != "" {
 		e.t.Errorf("host network state changed:\n%s", d)
 	}
 	got := testutil.DirListing(e.env.StateDir)

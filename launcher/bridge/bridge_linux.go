@@ -52,14 +52,14 @@ func (s Store) Join(bridge string, subnet netip.Prefix, a Allocation, hook Hook)
 	mine := func(o Allocation) bool { return o.ID == a.ID }
 	if a.Addr, err = r.Allocate(a); err != nil {
 		// A bridge set up for this workload alone goes again.
-		return a, errors.Join(fmt.Errorf("bridge %s: %w", bridge, err), s.release(r, mine, nil))
+		return a, errors.Join(fmt.Errorf("bridge %s: %w", bridge, err), s.release(r, mine, true, nil))
 	}
 	if err := s.Save(r); err != nil {
-		return a, errors.Join(err, s.release(r, mine, nil))
+		return a, errors.Join(err, s.release(r, mine, true, nil))
 	}
 	if hook != nil {
 		if err := hook(r); err != nil {
-			return a, errors.Join(err, s.release(r, mine, nil))
+			return a, errors.Join(err, s.release(r, mine, true, nil))
 		}
 	}
 	return a, nil
@@ -164,9 +164,20 @@ func (s Store) tearDown(r *Record) error {
 	return s.Remove(r.Bridge)
 }
 
-// Leave releases id's address on bridge: its veth and published ports go,
-// and the bridge itself when id was its last workload. Leaving twice is
-// harmless.
+// Leave releases id's address on bridge: its published ports go, and the
+// bridge itself when id was its last workload. Leaving twice is harmless.
+//
+// The workload's processes must be gone. Its veth pair is not deleted
+// here: the pair lives and dies with the workload's network namespace,
+// which the kernel dismantles (and the pair with it, host end included)
+// once the last process in it has exited. Deleting it ourselves would put
+// the kernel's RCU grace periods of a link deletion (2-15 ms on the
+// benchmark machine, most of what the bridge added to a launch) on every
+// launch's path. Addresses are handed out round-robin (Record.Allocate),
+// so the one released here is not reused while the old pair is going.
+// (A namespace something else holds open, such as an `ip netns attach`
+// of the workload's pid, keeps its pair until that lets go; GC deletes
+// the veths of the workloads it releases.)
 func (s Store) Leave(bridge, id string, hook Hook) error {
 	unlock, err := s.Lock()
 	if err != nil {
@@ -177,12 +188,12 @@ func (s Store) Leave(bridge, id string, hook Hook) error {
 	if err != nil || r == nil {
 		return err
 	}
-	return s.release(r, func(a Allocation) bool { return a.ID == id }, hook)
+	return s.release(r, func(a Allocation) bool { return a.ID == id }, false, hook)
 }
 
-// release drops the allocations gone reports true for and tears the bridge
-// down when none is left.
-func (s Store) release(r *Record, gone func(Allocation) bool, hook Hook) error {
+// release drops the allocations gone reports true for (deleting their
+// veths if detach is set) and tears the bridge down when none is left.
+func (s Store) release(r *Record, gone func(Allocation) bool, detach bool, hook Hook) error {
 	var errs []error
 	kept := r.Allocs[:0:0]
 	changed := false
@@ -192,7 +203,9 @@ func (s Store) release(r *Record, gone func(Allocation) bool, hook Hook) error {
 			continue
 		}
 		changed = true
-		errs = append(errs, Detach(a.Veth))
+		if detach {
+			errs = append(errs, Detach(a.Veth))
+		}
 		if len(a.Ports) > 0 {
 			errs = append(errs, Unpublish(r.Bridge, a.ID))
 		}
@@ -243,7 +256,7 @@ func (s Store) GC(alive func(id string) bool, hook Hook) ([]string, error) {
 			}
 			ids = append(ids, a.ID)
 			return true
-		}, hook)
+		}, true, hook)
 		errs = append(errs, err)
 	}
 	return ids, errors.Join(errs...)

@@ -121,8 +121,10 @@ func Attach(bridge, veth string, pid int, ifname string, addr netip.Addr, subnet
 		return fmt.Errorf("open network namespace of %d: %w", pid, err)
 	}
 	defer ns.Close()
+	// Made on the bridge and up in one request: a separate set-master and
+	// set-up would be two more round trips to the kernel on every launch.
 	v := &netlink.Veth{
-		LinkAttrs:     netlink.LinkAttrs{Name: veth, MasterIndex: br.Attrs().Index, MTU: br.Attrs().MTU, TxQLen: -1},
+		LinkAttrs:     netlink.LinkAttrs{Name: veth, MasterIndex: br.Attrs().Index, MTU: br.Attrs().MTU, TxQLen: -1, Flags: net.FlagUp},
 		PeerName:      ifname,
 		PeerNamespace: netlink.NsFd(ns),
 	}
@@ -134,17 +136,7 @@ func Attach(bridge, veth string, pid int, ifname string, addr netip.Addr, subnet
 			_ = deleteLink(veth)
 		}
 	}()
-	host, err := netlink.LinkByName(veth)
-	if err != nil {
-		return fmt.Errorf("find veth %s: %w", veth, err)
-	}
-	if err := netlink.LinkSetMasterByIndex(host, br.Attrs().Index); err != nil {
-		return fmt.Errorf("attach %s to %s: %w", veth, bridge, err)
-	}
-	if err := netlink.LinkSetUp(host); err != nil {
-		return fmt.Errorf("set %s up: %w", veth, err)
-	}
-	h, err := netlink.NewHandleAt(ns)
+	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE) // one socket, not one per family
 	if err != nil {
 		return fmt.Errorf("netlink in workload namespace: %w", err)
 	}
@@ -168,9 +160,9 @@ func Attach(bridge, veth string, pid int, ifname string, addr netip.Addr, subnet
 }
 
 // Detach removes the host end of a workload's veth pair (and with it the
-// peer). A workload's namespace going away removes the pair too, but only
-// once the kernel's namespace clean-up runs; deleting it here makes the
-// host's links right when the workload's exit is recorded.
+// peer), if it is still there. A workload's namespace going away removes
+// the pair too (see Store.Leave); Detach is for the pairs of workloads
+// that never ran and for namespaces something else keeps alive.
 func Detach(veth string) error { return deleteLink(veth) }
 
 const forwardSysctl = "/proc/sys/net/ipv4/ip_forward"

@@ -17,6 +17,7 @@
 # ~1,300 namespaces) plus three Docker containers; everything the script
 # starts is stopped by pid, and its containers are removed by id.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/../.."
 export PATH=$PATH:/usr/local/go/bin
 
@@ -37,7 +38,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-go build -o "$work/nsagent" ./cmd/nsagent
+build_nsagent "$work/nsagent"
 
 freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 cputicks() { awk '{print $14+$15}' "/proc/$1/stat"; }

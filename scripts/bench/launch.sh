@@ -13,7 +13,7 @@ export PATH=$PATH:/usr/local/go/bin
 ROUNDS=${ROUNDS:-30}
 
 bin=bin/nsagent
-[ -x "$bin" ] || go build -tags netgo,osusergo -ldflags=-extldflags=-static -o "$bin" ./cmd/nsagent
+build_nsagent "$bin"
 work=$(mktemp -d /tmp/nsagent-bench-launch.XXXXXX)
 state=$work/state
 parent=/nsagent-bench-$$

@@ -13,3 +13,10 @@ busybox_rootfs() {
   done
   printf 'root:x:0:0:root:/root:/bin/sh\n' >"$rootfs/etc/passwd"
 }
+
+# build_nsagent OUT builds nsagent from this tree as `make build` does
+# (static, netgo/osusergo): every benchmark measures the code it runs
+# beside, never a stale binary, and the binary users get.
+build_nsagent() {
+  go build -tags netgo,osusergo -ldflags=-extldflags=-static -o "$1" ./cmd/nsagent
+}

@@ -13,6 +13,7 @@
 #
 #   ROUNDS=21 SETS=200 SLEEPS=9 scripts/bench/lsns.sh
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/../.."
 export PATH=$PATH:/usr/local/go/bin
 
@@ -27,7 +28,7 @@ for c in lsns jq perf /usr/bin/time; do
   command -v "$c" >/dev/null || { echo "lsns bench: $c not found (scripts/deps.sh installs it)" >&2; exit 1; }
 done
 
-go build -o bin/nsagent ./cmd/nsagent
+build_nsagent bin/nsagent
 nsagent=$PWD/bin/nsagent
 state=$(mktemp -d /tmp/nsagent-bench-lsns.XXXXXX)
 cleanup() {

@@ -15,7 +15,7 @@ export PATH=$PATH:/usr/local/go/bin
 ROUNDS=${ROUNDS:-30}
 
 bin=bin/nsagent
-[ -x "$bin" ] || go build -o "$bin" ./cmd/nsagent
+build_nsagent "$bin"
 work=$(mktemp -d /tmp/nsagent-bench-net.XXXXXX)
 state=$work/state
 parent=/nsagent-bench-net-$$
@@ -50,14 +50,27 @@ snapshot() {
 }
 before=$(snapshot)
 
-now() { date +%s%N; }
+now() { echo "${EPOCHREALTIME/./}"; } # microseconds, read by bash itself: no fork around the clock
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2))}'; }
 ms() { echo "scale=2; $1/1000" | bc -l; }
+one() { # net -> microseconds of one launch
+  local s e
+  s=$(now); ns launch --rm --net "$1" "$rootfs" /bin/true; e=$(now)
+  echo $((e - s))
+}
+# Rounds alternate their order (none first in odd rounds, bridge first in
+# even ones): a launch's network namespace is dismantled by the kernel
+# after it returns, in the background, and that work lands on whichever
+# launch comes next.
 run_rounds() { # label -> fills t_none t_bridge d
   t_none=(); t_bridge=(); d=()
+  local a b
   for i in $(seq 1 "$ROUNDS"); do
-    s=$(now); ns launch --rm --net none "$rootfs" /bin/true; e=$(now); a=$(((e - s) / 1000))
-    s=$(now); ns launch --rm --net bridge "$rootfs" /bin/true; e=$(now); b=$(((e - s) / 1000))
+    if ((i % 2)); then
+      a=$(one none); b=$(one bridge)
+    else
+      b=$(one bridge); a=$(one none)
+    fi
     t_none+=("$a"); t_bridge+=("$b"); d+=($((b - a)))
   done
   printf '%s, %d paired rounds, median wall time:\n' "$1" "$ROUNDS"
@@ -65,10 +78,27 @@ run_rounds() { # label -> fills t_none t_bridge d
   printf '  nsagent launch --net bridge  %8.2f ms\n' "$(ms "$(median "${t_bridge[@]}")")"
   printf '  network cost (median of paired differences) %8.2f ms (target <= 5)\n' "$(ms "$(median "${d[@]}")")"
 }
+# veth_gone: how long after a bridge launch returns its veth pair is gone
+# from the host (the kernel removes it with the workload's network
+# namespace, off the launch's path).
+veth_gone() {
+  local n0 s t=()
+  n0=$(ip -o link show type veth | wc -l)
+  for i in 1 2 3 4 5; do
+    ns launch --rm --net bridge "$rootfs" /bin/true
+    s=$(now)
+    while [ "$(ip -o link show type veth | wc -l)" -gt "$n0" ]; do
+      (($(now) - s < 5000000)) || { echo "  veth still there 5 s after the launch returned" >&2; break; }
+    done
+    t+=($(($(now) - s)))
+  done
+  printf '  veth pair gone from the host after the launch returned: median %.2f ms (kernel namespace teardown)\n' "$(ms "$(median "${t[@]}")")"
+}
 
 run_rounds "cold bridge (made and removed by each launch)"
 keeper=$(ns launch -d --net bridge "$rootfs" sleep 100000)
 run_rounds "warm bridge (another workload keeps it up)"
+veth_gone
 "$bin" rm -f --state-dir "$state" --cgroup-parent "$parent" "$keeper" >/dev/null
 
 # 20 concurrent launches on the bridge.

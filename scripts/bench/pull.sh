@@ -8,13 +8,14 @@
 # the laid-out directory. Removes everything it made: the registry (by
 # pid), the tag, the image cache, the workloads' state and cgroups.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/../.."
 export PATH=$PATH:/usr/local/go/bin
 ROUNDS=${ROUNDS:-5}
 LAUNCH_ROUNDS=${LAUNCH_ROUNDS:-20}
 
 bin=bin/nsagent
-[ -x "$bin" ] || go build -o "$bin" ./cmd/nsagent
+build_nsagent "$bin"
 work=$(mktemp -d /tmp/nsagent-bench-pull.XXXXXX)
 port=$((20000 + RANDOM % 20000))
 ref=127.0.0.1:$port/nsagent-bench-pull:50m
