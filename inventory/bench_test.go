@@ -66,7 +66,8 @@ func BenchmarkScanLsnsFields(b *testing.B) { benchScan(b, FieldFDs|FieldMounts) 
 const noFields Fields = 1 << 30
 
 // BenchmarkScanParts prices each optional part of the lsns scan by taking
-// it away: the base (stat, cmdline, namespace links), base plus fds, base
+// it away: the base (namespace links; stat and command line only for the
+// namespaces' representatives, as lsns), base plus fds, base
 // plus mounts.
 func BenchmarkScanParts(b *testing.B) {
 	for _, c := range []struct {
@@ -127,7 +128,7 @@ func BenchmarkReadProcessProcfs(b *testing.B) {
 }
 
 // readProcfs reads with procfs what procReader.read reads with
-// FieldSecurity|FieldCgroupRefs; NewStatus carries the uid.
+// FieldTree|FieldSecurity|FieldCgroupRefs; NewStatus carries the uid.
 func readProcfs(fs procfs.FS, pid int) error {
 	p, err := fs.Proc(pid)
 	if err != nil {
@@ -157,7 +158,7 @@ func BenchmarkReadProcessDirect(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer unix.Close(root)
-	r := procReader{root: root, fields: FieldSecurity | FieldCgroupRefs, buf: make([]byte, 4096)}
+	r := procReader{root: root, fields: FieldTree | FieldSecurity | FieldCgroupRefs, buf: make([]byte, 4096)}
 	b.ReportAllocs()
 	var failed int
 	b.ResetTimer()
@@ -184,7 +185,7 @@ func TestBenchReadersAgree(t *testing.T) {
 	}
 	defer unix.Close(root)
 	pid := os.Getpid()
-	r := procReader{root: root, fields: FieldSecurity | FieldCgroupRefs, buf: make([]byte, 4096)}
+	r := procReader{root: root, fields: FieldTree | FieldSecurity | FieldCgroupRefs, buf: make([]byte, 4096)}
 	got, err := r.read(pid)
 	if err != nil {
 		t.Fatalf("direct read of pid %d: %v", pid, err)

@@ -2,12 +2,9 @@ package inventory
 
 import (
 	"net"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
-	"sync"
-	"sync/atomic"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -73,7 +70,7 @@ func (s *Scanner) addFDHolders(procs []*Process, m map[NSKey]*Namespace) {
 // a host with a few hundred mount namespaces has as many tables to read.
 // A NamespaceCache may hand back a mount namespace's table from an earlier
 // scan instead.
-func (s *Scanner) addMountHolders(snap *Snapshot) {
+func (s *Scanner) addMountHolders(snap *Snapshot, root int) {
 	nc, _ := s.cache.(NamespaceCache)
 	var pids []int
 	var mntIno []uint64
@@ -90,28 +87,17 @@ func (s *Scanner) addMountHolders(snap *Snapshot) {
 			found[i], cached[i] = nc.NSFSMounts(ino)
 		}
 	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for w := 0; w < s.workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(pids) {
-					return
-				}
-				if cached[i] {
-					continue
-				}
-				b, err := os.ReadFile(filepath.Join(s.paths.Procfs, strconv.Itoa(pids[i]), "mountinfo"))
-				if err == nil { // else: exited since
-					found[i] = parseNSFSMounts(b)
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	s.parallel(len(pids), root, func(r *procReader, i int) {
+		if cached[i] {
+			return
+		}
+		// Through the procfs root fd and the reader's buffer, as the
+		// per-process files are: os.ReadFile would add an fstat and the
+		// poller's registration to each of a few hundred tables.
+		if b, err := r.readFile(strconv.Itoa(pids[i]) + "/mountinfo"); err == nil { // else: exited since
+			found[i] = parseNSFSMounts(b)
+		}
+	})
 	if nc != nil {
 		for i, ino := range mntIno {
 			if !cached[i] {

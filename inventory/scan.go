@@ -8,8 +8,8 @@ import (
 	"strings"
 )
 
-// Fields selects the optional parts of a scan. Stat, command line and
-// namespaces are always read; the rest costs extra files per process.
+// Fields selects the optional parts of a scan. Namespaces are always
+// read; the rest costs extra files per process.
 type Fields uint
 
 // The optional parts of a scan.
@@ -32,6 +32,13 @@ const (
 	// it only the processes that represent a namespace (its lowest pid, as
 	// lsns shows them) get them: the rest have a nil Cmdline and UID -1.
 	FieldDetails
+	// FieldTree reads every process's /proc/<pid>/stat: parent, comm,
+	// state, threads and start time, the process tree. Without it only
+	// the processes that represent a namespace get them (with their
+	// details), and zombies and kernel threads are not told apart: lsns's
+	// columns need no more, and the stat file is three of the dozen or so
+	// syscalls a process costs.
+	FieldTree
 
 	// FieldNetInterfaces lists each network namespace's interfaces and
 	// addresses over netlink. It is not in AllFields: it costs a netlink
@@ -39,7 +46,7 @@ const (
 	FieldNetInterfaces
 
 	// AllFields is everything the agent reads on every scan.
-	AllFields = FieldSecurity | FieldCgroupRefs | FieldFDs | FieldCgroupTree | FieldNSRelations | FieldMounts | FieldDetails
+	AllFields = FieldSecurity | FieldCgroupRefs | FieldFDs | FieldCgroupTree | FieldNSRelations | FieldMounts | FieldDetails | FieldTree
 )
 
 // Paths are the roots a Scanner reads. The defaults are the live host's; in

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/procfs"
@@ -84,12 +85,15 @@ func (s *Scanner) Scan(ctx context.Context) (*Snapshot, error) {
 	if s.fields&FieldDetails == 0 {
 		// Only the processes a namespace is shown by need their command
 		// line and user: a few hundred rows, not every process.
-		r := procReader{root: root, fields: s.fields, buf: make([]byte, 4096)}
+		var reps []*Process
+		seen := make(map[int]bool)
 		for _, n := range snap.Namespaces {
-			if p := snap.Process(n.LowestPID()); p != nil && p.UID < 0 {
-				r.readDetails(p)
+			if p := snap.Process(n.LowestPID()); p != nil && p.UID < 0 && !seen[p.PID] {
+				seen[p.PID] = true
+				reps = append(reps, p)
 			}
 		}
+		s.parallel(len(reps), root, func(r *procReader, i int) { r.readDetails(reps[i]) })
 	}
 
 	users := s.loadUsers()
@@ -106,7 +110,7 @@ func (s *Scanner) Scan(ctx context.Context) (*Snapshot, error) {
 		}
 	}
 	if s.fields&FieldMounts != 0 {
-		s.addMountHolders(snap)
+		s.addMountHolders(snap, root)
 	}
 	if s.fields&FieldNSRelations != 0 {
 		s.addRelations(snap)
@@ -202,6 +206,28 @@ func (s *Scanner) readProcesses(ctx context.Context, root int, pids []int) ([]*P
 	return procs, st, nil
 }
 
+// parallel calls fn(r, i) for i in [0, n) on the scanner's workers, each
+// with a procReader of its own.
+func (s *Scanner) parallel(n, root int, fn func(r *procReader, i int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < min(s.workers, n); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := procReader{root: root, fields: s.fields, buf: make([]byte, 4096)}
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				fn(&r, i)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
 // errVanished marks a process that exited while it was being read.
 var errVanished = errors.New("process vanished")
 
@@ -238,26 +264,21 @@ func (r *procReader) read(pid int) (*Process, error) {
 	// /proc/1234: opening, fstat-ing and closing that directory would be
 	// three more syscalls per process, a fifth of the scan.
 	pfx := strconv.Itoa(pid) + "/"
-	b, err := r.readFile(pfx + "stat")
-	if err != nil {
-		return nil, vanishedOr(err)
-	}
-	ps, err := parseStat(b)
-	if err != nil {
-		return nil, fmt.Errorf("pid %d: %w", pid, err)
-	}
-	if r.cache != nil && ps.State != "Z" { // a zombie has lost its namespaces: read it
-		if old := r.cache.Match(pid, ps.StartTicks, ps.Comm); old != nil {
-			p := *old
-			p.PPID, p.State, p.Threads = ps.PPID, ps.State, ps.Threads
-			return &p, nil
+	p := &Process{PID: pid, UID: -1}
+	if r.fields&FieldTree != 0 {
+		if err := r.readStat(p); err != nil {
+			return nil, err
+		}
+		if r.cache != nil && p.State != "Z" { // a zombie has lost its namespaces: read it
+			if old := r.cache.Match(pid, p.StartTicks, p.Comm); old != nil {
+				o := *old
+				o.PPID, o.State, o.Threads = p.PPID, p.State, p.Threads
+				return &o, nil
+			}
 		}
 	}
-	p := &Process{
-		PID: pid, PPID: ps.PPID, Comm: ps.Comm, State: ps.State,
-		Threads: ps.Threads, StartTicks: ps.StartTicks, Kernel: ps.Kernel,
-		UID: -1,
-	}
+	var b []byte
+	var err error
 	if r.fields&FieldDetails != 0 {
 		r.readDetails(p)
 	}
@@ -311,12 +332,31 @@ func (r *procReader) read(pid int) (*Process, error) {
 	return p, nil
 }
 
+// readStat reads /proc/<pid>/stat into p.
+func (r *procReader) readStat(p *Process) error {
+	b, err := r.readFile(strconv.Itoa(p.PID) + "/stat")
+	if err != nil {
+		return vanishedOr(err)
+	}
+	ps, err := parseStat(b)
+	if err != nil {
+		return fmt.Errorf("pid %d: %w", p.PID, err)
+	}
+	p.PPID, p.Comm, p.State = ps.PPID, ps.Comm, ps.State
+	p.Threads, p.StartTicks, p.Kernel = ps.Threads, ps.StartTicks, ps.Kernel
+	return nil
+}
+
 // readDetails reads what only a displayed process needs: its command line
 // and the owner of /proc/<pid> (lsns's and ps's user: the effective uid,
-// except for non-dumpable processes, which status corrects). A process
-// that exited meanwhile keeps what the stat file gave.
+// except for non-dumpable processes, which status corrects), and its stat
+// if the scan did not read every process's. A process that exited
+// meanwhile keeps what it had.
 func (r *procReader) readDetails(p *Process) {
 	pfx := strconv.Itoa(p.PID)
+	if r.fields&FieldTree == 0 && p.Comm == "" {
+		_ = r.readStat(p)
+	}
 	var st unix.Stat_t
 	if p.UID < 0 && unix.Fstatat(r.root, pfx, &st, 0) == nil {
 		p.UID = int(st.Uid)

@@ -54,7 +54,7 @@ func containerFlags(fs interface {
 // containerFields is what `nsagent containers` scans: cgroup refs to find
 // containers, the cgroup tree for their limits, security for their
 // posture, fds and mounts to find namespaces no process is in.
-const containerFields = inventory.FieldDetails | inventory.FieldSecurity | inventory.FieldCgroupRefs | inventory.FieldCgroupTree | inventory.FieldFDs | inventory.FieldMounts
+const containerFields = inventory.FieldTree | inventory.FieldDetails | inventory.FieldSecurity | inventory.FieldCgroupRefs | inventory.FieldCgroupTree | inventory.FieldFDs | inventory.FieldMounts
 
 // scanContainers scans the host with fields and describes its containers.
 // Without FieldCgroupTree the containers come without limits.

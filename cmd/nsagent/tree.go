@@ -28,7 +28,7 @@ func runTree(args []string) error {
 	if err := outputFormat(*output, "table", "json"); err != nil {
 		return err
 	}
-	snap, res, err := scanContainers(*paths, copts, inventory.FieldDetails|inventory.FieldSecurity|inventory.FieldCgroupRefs)
+	snap, res, err := scanContainers(*paths, copts, inventory.FieldTree|inventory.FieldDetails|inventory.FieldSecurity|inventory.FieldCgroupRefs)
 	if err != nil {
 		return err
 	}
