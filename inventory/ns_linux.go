@@ -94,7 +94,8 @@ func (s *Scanner) addMountHolders(snap *Snapshot, root int) {
 		// Through the procfs root fd and the reader's buffer, as the
 		// per-process files are: os.ReadFile would add an fstat and the
 		// poller's registration to each of a few hundred tables.
-		if b, err := r.readFile(strconv.Itoa(pids[i]) + "/mountinfo"); err == nil { // else: exited since
+		r.setPID(pids[i])
+		if b, err := r.readFile(r.at("mountinfo")); err == nil { // else: exited since
 			found[i] = parseNSFSMounts(b)
 		}
 	})

@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -130,6 +131,37 @@ type Options struct {
 func isNSTypeName(s string) bool {
 	_, ok := ParseNSType(s)
 	return ok
+}
+
+// nsLinkTypeBytes is nsLinkType of a target in a read buffer, without
+// making a string of it.
+func nsLinkTypeBytes(target []byte) NSType {
+	i := bytes.Index(target, []byte(":["))
+	if i <= 0 || target[len(target)-1] != ']' {
+		return ""
+	}
+	for _, t := range NSTypes {
+		if string(target[:i]) == string(t) { // compared in place, no copy
+			return t
+		}
+	}
+	return ""
+}
+
+// nsLinkInode returns the inode of a namespace link target TYPE:[INODE].
+func nsLinkInode(target []byte) (uint64, bool) {
+	i := bytes.Index(target, []byte(":["))
+	if i <= 0 || len(target) < i+4 || target[len(target)-1] != ']' {
+		return 0, false
+	}
+	var ino uint64
+	for _, c := range target[i+2 : len(target)-1] {
+		if c < '0' || c > '9' || ino > (1<<64-1)/10-1 {
+			return 0, false
+		}
+		ino = ino*10 + uint64(c-'0')
+	}
+	return ino, true
 }
 
 // nsLinkType returns the namespace type of an fd link target such as

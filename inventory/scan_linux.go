@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,10 +10,10 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/prometheus/procfs"
 	"golang.org/x/sys/unix"
@@ -163,7 +164,7 @@ func (s *Scanner) readProcesses(ctx context.Context, root int, pids []int) ([]*P
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
-			r := procReader{root: root, fields: s.fields, cache: s.cache, buf: make([]byte, 4096), dents: make([]byte, 8192)}
+			r := procReader{root: root, fields: s.fields, cache: s.cache, buf: make([]byte, 4096), dents: make([]byte, 8192), path: make([]byte, 0, 64)}
 			for {
 				if ctx.Err() != nil {
 					return
@@ -215,7 +216,7 @@ func (s *Scanner) parallel(n, root int, fn func(r *procReader, i int)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r := procReader{root: root, fields: s.fields, buf: make([]byte, 4096)}
+			r := procReader{root: root, fields: s.fields, buf: make([]byte, 4096), dents: make([]byte, 8192), path: make([]byte, 0, 64)}
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= n {
@@ -236,19 +237,55 @@ var errInaccessible = errors.New("process namespaces not accessible")
 
 // procReader reads one process at a time relative to an open procfs root.
 //
-// It is written against openat/readlinkat with one reused buffer instead of
-// procfs.Proc: BenchmarkReadProcessProcfs against BenchmarkReadProcessDirect
-// measured the procfs path at about twice the syscalls (60 against 28 per
-// process, before the directory fd was dropped) and eight times the
-// allocations (os.Open registers every file with the poller), and the scan
-// is the agent's hot path.
+// It is written against openat/readlinkat/getdents with reused buffers
+// instead of procfs.Proc: BenchmarkReadProcessProcfs against
+// BenchmarkReadProcessDirect measured the procfs path at about three times
+// the syscalls (59 against 17 per process) and nine times the allocations
+// (os.Open registers every file with the poller), and the scan is the
+// agent's hot path and all of `nsagent lsns`. Paths are built NUL-terminated
+// in r.path and fd names are passed to readlinkat straight out of the
+// getdents buffer, so reading a process allocates only its Process: the
+// string paths of x/sys/unix's wrappers cost 37 allocations per process
+// (BenchmarkScanLsnsFields), a tenth of the scan's CPU with the collector.
 type procReader struct {
 	root   int
 	fields Fields
 	cache  ProcessCache // nil: read everything
-	buf    []byte
-	dents  []byte   // getdents buffer
-	names  []string // fd names, reused
+	buf    []byte       // file contents and link targets
+	dents  []byte       // getdents buffer
+	path   []byte       // NUL-terminated path being read
+	pfx    int          // len of "<pid>/" at the start of path
+}
+
+// setPID starts r.path with "<pid>/".
+func (r *procReader) setPID(pid int) {
+	r.path = strconv.AppendInt(r.path[:0], int64(pid), 10)
+	r.path = append(r.path, '/')
+	r.pfx = len(r.path)
+}
+
+// at returns "<pid>/name" NUL-terminated, valid until the next call.
+func (r *procReader) at(name string) []byte {
+	r.path = append(append(r.path[:r.pfx], name...), 0)
+	return r.path
+}
+
+// openat, readlinkat and getdents take NUL-terminated byte paths: the
+// x/sys/unix wrappers copy each string path into a new allocation.
+func openat(dirfd int, path []byte, flags int) (int, error) {
+	fd, _, e := unix.Syscall6(unix.SYS_OPENAT, uintptr(dirfd), uintptr(unsafe.Pointer(&path[0])), uintptr(flags|unix.O_CLOEXEC), 0, 0, 0)
+	if e != 0 {
+		return -1, e
+	}
+	return int(fd), nil
+}
+
+func readlinkat(dirfd int, path *byte, buf []byte) (int, error) {
+	n, _, e := unix.Syscall6(unix.SYS_READLINKAT, uintptr(dirfd), uintptr(unsafe.Pointer(path)), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
 }
 
 // read reads /proc/<pid>. A process whose namespaces are unreadable comes
@@ -263,7 +300,7 @@ func (r *procReader) read(pid int) (*Process, error) {
 	// Paths relative to the procfs root ("1234/stat") rather than an fd of
 	// /proc/1234: opening, fstat-ing and closing that directory would be
 	// three more syscalls per process, a fifth of the scan.
-	pfx := strconv.Itoa(pid) + "/"
+	r.setPID(pid)
 	p := &Process{PID: pid, UID: -1}
 	if r.fields&FieldTree != 0 {
 		if err := r.readStat(p); err != nil {
@@ -277,13 +314,11 @@ func (r *procReader) read(pid int) (*Process, error) {
 			}
 		}
 	}
-	var b []byte
-	var err error
 	if r.fields&FieldDetails != 0 {
 		r.readDetails(p)
 	}
 	if r.fields&FieldSecurity != 0 {
-		if b, err = r.readFile(pfx + "status"); err == nil {
+		if b, err := r.readFile(r.at("status")); err == nil {
 			if st, err := parseStatus(b); err == nil {
 				p.Security = st.Security
 				if st.EUID >= 0 {
@@ -295,26 +330,26 @@ func (r *procReader) read(pid int) (*Process, error) {
 		}
 	}
 	if r.fields&FieldCgroupRefs != 0 {
-		if b, err = r.readFile(pfx + "cgroup"); err == nil {
+		if b, err := r.readFile(r.at("cgroup")); err == nil {
 			p.Cgroups, _ = parseCgroupFile(b)
 		}
 	}
 	if r.fields&FieldFDs != 0 && !p.Kernel { // kernel threads hold no fds
-		p.nsFDs = r.readNSFDs(pfx + "fd")
+		p.nsFDs = r.readNSFDs()
 	}
 	var nsErr error
 	for i, t := range NSTypes {
-		n, err := unix.Readlinkat(r.root, pfx+"ns/"+string(t), r.buf)
+		n, err := readlinkat(r.root, &r.at(nsLinks[i])[0], r.buf)
 		if err != nil {
-			if errors.Is(err, unix.ENOENT) && i == len(NSTypes)-1 {
+			if errors.Is(err, unix.ENOENT) && t == NSTime {
 				continue // kernel without time namespaces
 			}
 			nsErr = err
 			break
 		}
-		_, ino, err := parseNSLink(string(r.buf[:n]))
-		if err != nil {
-			nsErr = err
+		ino, ok := nsLinkInode(r.buf[:n])
+		if !ok {
+			nsErr = fmt.Errorf("namespace link %q: want TYPE:[INODE]", r.buf[:n])
 			break
 		}
 		p.NS[i] = ino
@@ -332,9 +367,17 @@ func (r *procReader) read(pid int) (*Process, error) {
 	return p, nil
 }
 
+// nsLinks are the ns/ entries of NSTypes, in order.
+var nsLinks = func() (l [numNSTypes]string) {
+	for i, t := range NSTypes {
+		l[i] = "ns/" + string(t)
+	}
+	return l
+}()
+
 // readStat reads /proc/<pid>/stat into p.
 func (r *procReader) readStat(p *Process) error {
-	b, err := r.readFile(strconv.Itoa(p.PID) + "/stat")
+	b, err := r.readFile(r.at("stat"))
 	if err != nil {
 		return vanishedOr(err)
 	}
@@ -353,77 +396,96 @@ func (r *procReader) readStat(p *Process) error {
 // if the scan did not read every process's. A process that exited
 // meanwhile keeps what it had.
 func (r *procReader) readDetails(p *Process) {
-	pfx := strconv.Itoa(p.PID)
+	r.setPID(p.PID)
 	if r.fields&FieldTree == 0 && p.Comm == "" {
 		_ = r.readStat(p)
 	}
 	var st unix.Stat_t
-	if p.UID < 0 && unix.Fstatat(r.root, pfx, &st, 0) == nil {
+	if p.UID < 0 && unix.Fstatat(r.root, strconv.Itoa(p.PID), &st, 0) == nil {
 		p.UID = int(st.Uid)
 	}
-	if b, err := r.readFile(pfx + "/cmdline"); err == nil {
+	if b, err := r.readFile(r.at("cmdline")); err == nil {
 		p.Cmdline = parseCmdline(b)
 	}
 }
 
-// readNSFDs returns the process's open descriptors that refer to
-// namespaces. Unreadable fd directories (other users' processes without
-// CAP_SYS_PTRACE, exiting processes) yield none.
-func (r *procReader) readNSFDs(fdDir string) []nsFD {
-	fd, err := unix.Openat(r.root, fdDir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+// readNSFDs returns the open descriptors of the process r.setPID named
+// that refer to namespaces. Unreadable fd directories (other users'
+// processes without CAP_SYS_PTRACE, exiting processes) yield none.
+func (r *procReader) readNSFDs() []nsFD {
+	fd, err := openat(r.root, r.at("fd"), unix.O_RDONLY|unix.O_DIRECTORY)
 	if err != nil {
 		return nil
 	}
 	defer unix.Close(fd)
-	// getdents straight into a buffer: os.File would register the
-	// descriptor with the poller and probe its kind, two more syscalls
-	// per process for nothing.
-	names := r.names[:0]
+	var out []nsFD
 	for {
+		// getdents straight into a buffer: os.File would register the
+		// descriptor with the poller and probe its kind, two more
+		// syscalls per process for nothing.
 		n, err := unix.Getdents(fd, r.dents)
 		if err != nil || n <= 0 {
 			break
 		}
-		_, _, names = unix.ParseDirent(r.dents[:n], -1, names)
+		for off := 0; off < n; {
+			// struct linux_dirent64: ino u64, off s64, reclen u16, type
+			// u8, then the NUL-terminated name, which readlinkat takes
+			// from where it lies.
+			reclen := int(*(*uint16)(unsafe.Pointer(&r.dents[off+16])))
+			name := r.dents[off+19 : off+reclen]
+			off += reclen
+			num, ok := fdNumber(name)
+			if !ok {
+				continue // . and ..
+			}
+			m, err := readlinkat(fd, &name[0], r.buf)
+			if err != nil {
+				continue
+			}
+			target := r.buf[:m]
+			t := nsLinkTypeBytes(target)
+			if t == "" {
+				// A descriptor opened through an nsfs bind mount reads as
+				// the mount's path, and as "/" once the mount is gone (ip
+				// netns delete): then only the descriptor keeps the
+				// namespace alive. Ask the kernel about those few.
+				if string(target) == "/" || bytes.Contains(target, []byte("netns/")) {
+					if k, ok := nsOfFD(fd, strconv.Itoa(num)); ok {
+						out = append(out, nsFD{fd: num, key: k})
+					}
+				}
+				continue
+			}
+			if ino, ok := nsLinkInode(target); ok {
+				out = append(out, nsFD{fd: num, key: NSKey{t, ino}})
+			}
+		}
 		if n < len(r.dents)-512 {
 			break // a short batch is the last one: saves the call that returns 0
 		}
 	}
-	r.names = names
-	var out []nsFD
-	for _, name := range names {
-		n, err := unix.Readlinkat(fd, name, r.buf)
-		if err != nil {
-			continue
-		}
-		target := string(r.buf[:n])
-		num, _ := strconv.Atoi(name)
-		t := nsLinkType(target)
-		if t == "" {
-			// A descriptor opened through an nsfs bind mount reads as the
-			// mount's path, and as "/" once the mount is gone (ip netns
-			// delete): then only the descriptor keeps the namespace alive.
-			// Ask the kernel about those few.
-			if target == "/" || strings.Contains(target, "netns/") {
-				if k, ok := nsOfFD(fd, name); ok {
-					out = append(out, nsFD{fd: num, key: k})
-				}
-			}
-			continue
-		}
-		_, ino, err := parseNSLink(target)
-		if err != nil {
-			continue
-		}
-		out = append(out, nsFD{fd: num, key: NSKey{t, ino}})
-	}
 	return out
 }
 
-// readFile reads a small procfs file relative to the procfs root into r.buf, growing it
-// as needed. The result aliases r.buf until the next call.
-func (r *procReader) readFile(name string) ([]byte, error) {
-	fd, err := unix.Openat(r.root, name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+// fdNumber parses a NUL-terminated fd directory entry name.
+func fdNumber(name []byte) (int, bool) {
+	n := 0
+	i := 0
+	for ; i < len(name) && name[i] != 0; i++ {
+		c := name[i]
+		if c < '0' || c > '9' || i > 9 {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, i > 0
+}
+
+// readFile reads a small procfs file, path relative to the procfs root
+// and NUL-terminated, into r.buf, growing it as needed. The result
+// aliases r.buf until the next call.
+func (r *procReader) readFile(path []byte) ([]byte, error) {
+	fd, err := openat(r.root, path, unix.O_RDONLY)
 	if err != nil {
 		return nil, err
 	}
