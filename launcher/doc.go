@@ -7,8 +7,9 @@
 // The cgroups under its parent (by default /nsagent, always absolute from
 // the hierarchy root, never relative to the caller's cgroup, which here is
 // the machine supervisor's), the state directory (by default /run/nsagent:
-// STATE/ID/state.json written by rename, a lock file serialising name
-// claims, STATE/cache/rootfs for unpacked tarballs), and the processes it
+// STATE/ID/state.json written by rename, STATE/.names/NAME -> ID
+// symlinks indexing the names, a lock file serialising name claims,
+// STATE/cache/rootfs for unpacked tarballs), and the processes it
 // started. It touches nothing else; a workload's mounts live in its own
 // mount namespace and die with it.
 //

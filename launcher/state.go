@@ -120,21 +120,76 @@ func NewID() string {
 	return hex.EncodeToString(b[:])
 }
 
+// namesDir indexes workloads by name: a symlink NAME -> ID per workload,
+// so that a launch checks its name and exec, kill, logs and rm find a
+// name in one lookup instead of reading every entry's state.json (300
+// exited workloads had made each launch 16 ms slower).
+const namesDir = ".names"
+
+func (s Store) nameLink(name string) string { return filepath.Join(s.Dir, namesDir, name) }
+
 // Create claims st.Name and writes a new entry; the caller holds the lock.
 func (s Store) Create(st *State) error {
+	if err := s.indexNames(); err != nil {
+		return err
+	}
+	link := s.nameLink(st.Name)
+	if id, err := os.Readlink(link); err == nil {
+		if _, err := os.Stat(filepath.Join(s.WorkloadDir(id), stateFile)); err == nil {
+			return fmt.Errorf("%w: %q (workload %s)", ErrNameInUse, st.Name, id)
+		}
+		// The entry it named is gone (a launcher killed between claiming
+		// the name and writing its state): the name is free.
+		if err := os.Remove(link); err != nil {
+			return fmt.Errorf("free name %q: %w", st.Name, err)
+		}
+	}
+	if err := os.Symlink(st.ID, link); err != nil {
+		return fmt.Errorf("claim name %q: %w", st.Name, err)
+	}
+	if err := os.Mkdir(s.WorkloadDir(st.ID), 0o711); err != nil {
+		os.Remove(link)
+		return fmt.Errorf("create workload state dir: %w", err)
+	}
+	if err := s.Save(st); err != nil {
+		os.RemoveAll(s.WorkloadDir(st.ID))
+		os.Remove(link)
+		return err
+	}
+	return nil
+}
+
+// indexNames makes the name index if the state directory has none yet
+// (one written by an older nsagent), from the entries it holds; the
+// caller holds the lock.
+func (s Store) indexNames() error {
+	dir := filepath.Join(s.Dir, namesDir)
+	if _, err := os.Lstat(dir); err == nil {
+		return nil
+	}
 	all, err := s.List()
 	if err != nil {
 		return err
 	}
-	for _, o := range all {
-		if o.Name == st.Name {
-			return fmt.Errorf("%w: %q (workload %s)", ErrNameInUse, st.Name, o.ID)
+	tmp, err := os.MkdirTemp(s.Dir, ".names-")
+	if err != nil {
+		return fmt.Errorf("index workload names: %w", err)
+	}
+	for _, st := range all {
+		if err := os.Symlink(st.ID, filepath.Join(tmp, st.Name)); err != nil && !errors.Is(err, fs.ErrExist) {
+			os.RemoveAll(tmp)
+			return fmt.Errorf("index workload names: %w", err)
 		}
 	}
-	if err := os.Mkdir(s.WorkloadDir(st.ID), 0o711); err != nil {
-		return fmt.Errorf("create workload state dir: %w", err)
+	if err := os.Chmod(tmp, 0o700); err != nil {
+		os.RemoveAll(tmp)
+		return fmt.Errorf("index workload names: %w", err)
 	}
-	return s.Save(st)
+	if err := os.Rename(tmp, dir); err != nil {
+		os.RemoveAll(tmp)
+		return fmt.Errorf("index workload names: %w", err)
+	}
+	return nil
 }
 
 // Save writes st atomically (temp file and rename).
@@ -225,6 +280,51 @@ func (s Store) List() ([]*State, error) {
 
 // Get finds a workload by name, full id or unique id prefix.
 func (s Store) Get(ref string) (*State, error) {
+	if ref == "" || strings.ContainsAny(ref, "/") || strings.HasPrefix(ref, ".") {
+		return nil, fmt.Errorf("%w: %q", ErrNotFound, ref)
+	}
+	if _, err := os.Lstat(filepath.Join(s.Dir, namesDir)); err != nil {
+		return s.getByList(ref) // no index: written by an older nsagent, or no workloads
+	}
+	if id, err := os.Readlink(s.nameLink(ref)); err == nil {
+		if st, err := s.load(id); err == nil {
+			st.refresh()
+			return st, nil
+		}
+	}
+	if st, err := s.load(ref); err == nil {
+		st.refresh()
+		return st, nil
+	}
+	if len(ref) < 3 {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, ref)
+	}
+	ents, err := os.ReadDir(s.Dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("read state dir: %w", err)
+	}
+	var match []string
+	for _, e := range ents {
+		if e.IsDir() && e.Name() != cacheDirName && strings.HasPrefix(e.Name(), ref) {
+			match = append(match, e.Name())
+		}
+	}
+	switch len(match) {
+	case 0:
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, ref)
+	case 1:
+		st, err := s.load(match[0])
+		if err != nil {
+			return nil, err
+		}
+		st.refresh()
+		return st, nil
+	}
+	return nil, fmt.Errorf("workload id prefix %q is ambiguous", ref)
+}
+
+// getByList is Get without the name index: it reads every entry.
+func (s Store) getByList(ref string) (*State, error) {
 	all, err := s.List()
 	if err != nil {
 		return nil, err
@@ -247,12 +347,27 @@ func (s Store) Get(ref string) (*State, error) {
 	return nil, fmt.Errorf("workload id prefix %q is ambiguous", ref)
 }
 
-// Remove deletes a workload's state directory.
+// Remove deletes a workload's state directory and frees its name; the
+// caller holds the lock. The index goes with the last name in it, so
+// that a state directory without workloads is as it was before the
+// first.
 func (s Store) Remove(id string) error {
 	if id == "" || strings.ContainsAny(id, "/.") {
 		return fmt.Errorf("invalid workload id %q", id)
 	}
-	return os.RemoveAll(s.WorkloadDir(id))
+	if st, err := s.load(id); err == nil && st.Name != "" {
+		link := s.nameLink(st.Name)
+		if target, err := os.Readlink(link); err == nil && target == id {
+			if err := os.Remove(link); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("free name %q: %w", st.Name, err)
+			}
+		}
+	}
+	if err := os.RemoveAll(s.WorkloadDir(id)); err != nil {
+		return err
+	}
+	_ = os.Remove(filepath.Join(s.Dir, namesDir)) // fails while names are left in it
+	return nil
 }
 
 // Alive reports whether the workload's init is still the process that
