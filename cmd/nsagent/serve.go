@@ -213,14 +213,7 @@ func newLogger(level, format string) (*slog.Logger, error) {
 
 // buildInfo is nsagent_build_info, 1 with the version as labels.
 func buildInfo() prometheus.Collector {
-	rev := "unknown"
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" {
-				rev = s.Value
-			}
-		}
-	}
+	rev := buildRevision()
 	g := prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: "nsagent", Name: "build_info",
 		Help:        "A metric with a constant '1' value labeled by version, revision and goversion from which nsagent was built.",
