@@ -86,7 +86,6 @@ func lsnsCounts(t *testing.T) map[string]int {
 // inspect's; an unauthenticated scrape of the second gets 401.
 func TestLivePrometheus(t *testing.T) {
 	testutil.RequireRoot(t)
-	prom := testutil.RequireCommand(t, "prometheus")
 	testutil.RequireCommand(t, "lsns")
 	image := testutil.DockerImage(t)
 	id := testutil.DockerRun(t, "--memory", "48m", "--pids-limit", "64", image, "sleep", "3600")
@@ -130,43 +129,16 @@ basic_auth_users:
 	_, body := get(t, http.DefaultClient, plain+"/metrics")
 	promtoolCheck(t, body)
 
-	promPort := freePort(t)
-	promBase := fmt.Sprintf("http://127.0.0.1:%d", promPort)
-	cfg := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
-scrape_configs:
-  - job_name: plain
+	p := testutil.StartPrometheus(t, fmt.Sprintf(`  - job_name: plain
     static_configs: [{targets: ['%s']}]
   - job_name: secure
     scheme: https
     tls_config: {ca_file: %s}
     basic_auth: {username: scraper, password: s3cret}
     static_configs: [{targets: ['%s']}]
-`, strings.TrimPrefix(plain, "http://"), filepath.Join(dir, "cert.pem"), strings.TrimPrefix(secure, "https://"))), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	pcmd := exec.Command(prom, "--config.file="+cfg, "--web.listen-address=127.0.0.1:"+fmt.Sprint(promPort),
-		"--storage.tsdb.path="+filepath.Join(dir, "data"))
-	var plog strings.Builder
-	pcmd.Stderr = &plog
-	testutil.Start(t, pcmd)
-
+`, strings.TrimPrefix(plain, "http://"), filepath.Join(dir, "cert.pem"), strings.TrimPrefix(secure, "https://")))
+	promBase := p.URL
 	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := http.Get(promBase + "/-/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("prometheus not ready: %v\n%s", err, tail(plog.String(), 2000))
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
 	// Both targets up.
 	for {
 		up := promQuery(t, promBase, "up")
@@ -174,7 +146,7 @@ scrape_configs:
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("targets not up in Prometheus: %v\n%s", up, tail(plog.String(), 2000))
+			t.Fatalf("targets not up in Prometheus: %v\n%s", up, p.Log())
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
@@ -222,11 +194,4 @@ scrape_configs:
 		last = fmt.Sprintf("lsns %v, Prometheus %v", before, prom)
 	}
 	t.Errorf("namespace counts never matched: %s", last)
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return s[len(s)-n:]
-	}
-	return s
 }

@@ -4,12 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -32,16 +30,6 @@ var healthyEmpty = []string{
 // prometheusSynthetic are the series Prometheus records for every target
 // itself; everything else a dashboard uses must be in nsagent's /metrics.
 var prometheusSynthetic = []string{"up", "scrape_duration_seconds", "scrape_samples_scraped", "scrape_series_added", "scrape_samples_post_metric_relabeling"}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 // promAPI calls Prometheus's HTTP API and returns its data, or its error.
 func promAPI(base, path string, params url.Values) (json.RawMessage, error) {
@@ -91,7 +79,6 @@ func TestDashboardsAgainstLivePrometheus(t *testing.T) {
 		t.Skip("live test: root, docker, prometheus")
 	}
 	testutil.RequireRoot(t)
-	prom := testutil.RequireCommand(t, "prometheus")
 	bin := testutil.NSAgentBinary(t)
 	image := testutil.DockerImage(t)
 	rootfs := testutil.BusyboxRootfs(t)
@@ -110,27 +97,14 @@ func TestDashboardsAgainstLivePrometheus(t *testing.T) {
 		_ = exec.Command(bin, "rm", "-f", "--state-dir", env.StateDir, "--cgroup-parent", env.CgroupParent, "dash").Run()
 	})
 
-	dir := t.TempDir()
-	agent := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	agent := testutil.FreeLoopbackAddr(t)
 	testutil.Start(t, exec.Command(bin, "serve", "--web.listen-address="+agent, "--scan.min-interval=500ms",
 		"--path.nsagent-state="+env.StateDir, "--collector.workloads.state-dir="+env.StateDir))
 
-	promBase := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
-	cfg := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
-scrape_configs:
-  - job_name: nsagent
+	p := testutil.StartPrometheus(t, fmt.Sprintf(`  - job_name: nsagent
     static_configs: [{targets: ['%s']}]
-`, agent)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	pcmd := exec.Command(prom, "--config.file="+cfg, "--web.listen-address="+strings.TrimPrefix(promBase, "http://"),
-		"--storage.tsdb.path="+filepath.Join(dir, "data"))
-	var plog strings.Builder
-	pcmd.Stderr = &plog
-	testutil.Start(t, pcmd)
+`, agent))
+	promBase := p.URL
 
 	// The metric families nsagent exports, from a live scrape.
 	var exported []string
@@ -198,7 +172,7 @@ scrape_configs:
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("nsagent never up in Prometheus: %v\n%s", err, tail(plog.String(), 2000))
+			t.Fatalf("nsagent never up in Prometheus: %v\n%s", err, p.Log())
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
@@ -255,11 +229,4 @@ scrape_configs:
 			t.Errorf("%s: %s finds no %s: %v", key, m[1], m[2], err)
 		}
 	}
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return s[len(s)-n:]
-	}
-	return s
 }
