@@ -123,39 +123,56 @@ func WriteTable(w io.Writer, rows []*Row, cols []Column, o TableOptions) error {
 }
 
 func writeCells(w io.Writer, cells [][]string, right []bool, raw bool) error {
+	// Each cell's width once, the widest per column, and the output's
+	// size, so that the buffer is allocated once: a host's thousand-odd
+	// rows took 4 ms here through a growing builder and strings.Repeat.
+	widths := make([]int, 0, len(cells)*len(right))
 	width := make([]int, len(right))
+	size := 0
 	for _, line := range cells {
 		for j, s := range line {
-			width[j] = max(width[j], utf8.RuneCountInString(s))
+			n := utf8.RuneCountInString(s)
+			widths = append(widths, n)
+			width[j] = max(width[j], n)
+			size += len(s)
 		}
 	}
-	var b strings.Builder
+	for _, wd := range width {
+		size += (wd + 1) * len(cells)
+	}
+	b := make([]byte, 0, size+len(cells))
+	pad := func(n int) {
+		for ; n > len(spaces); n -= len(spaces) {
+			b = append(b, spaces...)
+		}
+		b = append(b, spaces[:max(n, 0)]...)
+	}
+	k := 0
 	for _, line := range cells {
 		for j, s := range line {
+			n := widths[k]
+			k++
 			if j > 0 {
-				b.WriteByte(' ')
+				b = append(b, ' ')
 			}
-			if raw {
-				b.WriteString(s)
-				continue
-			}
-			pad := width[j] - utf8.RuneCountInString(s)
 			switch {
+			case raw, j == len(right)-1 && !right[j]:
+				b = append(b, s...)
 			case right[j]:
-				b.WriteString(strings.Repeat(" ", pad))
-				b.WriteString(s)
-			case j == len(right)-1:
-				b.WriteString(s)
+				pad(width[j] - n)
+				b = append(b, s...)
 			default:
-				b.WriteString(s)
-				b.WriteString(strings.Repeat(" ", pad))
+				b = append(b, s...)
+				pad(width[j] - n)
 			}
 		}
-		b.WriteByte('\n')
+		b = append(b, '\n')
 	}
-	_, err := io.WriteString(w, b.String())
+	_, err := w.Write(b)
 	return err
 }
+
+const spaces = "                                                                "
 
 func cellText(v any) string {
 	switch v := v.(type) {
