@@ -17,7 +17,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,34 +24,6 @@ import (
 )
 
 var update = flag.Bool("update", false, "rewrite the golden /metrics files from the fixture trees")
-
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-// nsagentBinary builds cmd/nsagent once per test binary: the end-to-end
-// tests run the real `nsagent serve` as Prometheus would see it.
-func nsagentBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "nsagent-e2e-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "nsagent")
-		out, err := exec.Command("go", "build", "-o", binPath, "../cmd/nsagent").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
 
 // freePort returns a loopback port nothing listens on now.
 func freePort(t *testing.T) int {
@@ -83,7 +54,7 @@ func serve(t *testing.T, scheme string, client *http.Client, args ...string) str
 	port := freePort(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	var stderr bytes.Buffer
-	cmd := exec.Command(nsagentBinary(t), append([]string{"serve", "--web.listen-address=" + addr}, args...)...)
+	cmd := exec.Command(testutil.NSAgentBinary(t), append([]string{"serve", "--web.listen-address=" + addr}, args...)...)
 	cmd.Stderr = &stderr
 	testutil.Start(t, cmd)
 	base := scheme + "://" + addr
@@ -223,7 +194,7 @@ func lineDiff(want, got string) string {
 // TestBadInput: each mistake exits 1 with a message naming it, and
 // nothing listens.
 func TestBadInput(t *testing.T) {
-	bin := nsagentBinary(t)
+	bin := testutil.NSAgentBinary(t)
 	dir := t.TempDir()
 	malformed := filepath.Join(dir, "web.yml")
 	if err := os.WriteFile(malformed, []byte("tls_server_config: [oops\n"), 0o644); err != nil {

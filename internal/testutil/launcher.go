@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -35,8 +36,13 @@ func NSAgentBinary(t testing.TB) string {
 		return p
 	}
 	nsagentOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "nsagent-bin-")
-		if err != nil {
+		// TMPDIR/nsagent-bin-<pid of this test binary>: nothing removes
+		// it when the test binary exits, so each build first removes
+		// those of test binaries that have (a go test ./... outside
+		// scripts/test.sh otherwise left a 24 MB binary per package).
+		removeStaleBinDirs()
+		dir := filepath.Join(os.TempDir(), fmt.Sprintf("nsagent-bin-%d", os.Getpid()))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
 			nsagentErr = err
 			return
 		}
@@ -50,6 +56,21 @@ func NSAgentBinary(t testing.TB) string {
 		t.Fatalf("build nsagent: %v\n%s", nsagentErr, nsagentOut)
 	}
 	return nsagentBin
+}
+
+// removeStaleBinDirs removes the nsagent-bin-<pid> directories of test
+// binaries that are no longer running.
+func removeStaleBinDirs() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "nsagent-bin-*"))
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(d), "nsagent-bin-"))
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			os.RemoveAll(d)
+		}
+	}
 }
 
 // LauncherEnv is a launcher sandbox for one test: its own state

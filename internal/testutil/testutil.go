@@ -10,6 +10,7 @@ package testutil
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"fmt"
 	"os"
 	"os/exec"
@@ -96,19 +97,50 @@ func BusyboxRootfs(t testing.TB) string {
 	if _, err := os.Stat(bb); err != nil {
 		Unavailable(t, "busybox-static (/bin/busybox)")
 	}
-	busyboxOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "nsagent-busybox-")
-		if err != nil {
-			busyboxErr = err
-			return
-		}
-		busyboxDir = filepath.Join(dir, "rootfs")
-		busyboxErr = BuildBusyboxRootfs(bb, busyboxDir)
-	})
+	busyboxOnce.Do(func() { busyboxDir, busyboxErr = sharedBusyboxRootfs(bb) })
 	if busyboxErr != nil {
 		t.Fatalf("build busybox rootfs: %v", busyboxErr)
 	}
 	return busyboxDir
+}
+
+// sharedBusyboxRootfs returns TMPDIR/nsagent-busybox-<hash of bb>/rootfs,
+// building it if no test binary has yet: one tree for every package's
+// tests and every run, instead of a new one per test binary that nothing
+// removes (go test ./... outside scripts/test.sh left one per package and
+// run in /tmp). It is built in a temporary directory and renamed into
+// place, so test binaries running in parallel never see half a tree.
+func sharedBusyboxRootfs(bb string) (string, error) {
+	data, err := os.ReadFile(bb)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(data)
+	final := filepath.Join(os.TempDir(), fmt.Sprintf("nsagent-busybox-%x", sum[:8]))
+	if _, err := os.Stat(filepath.Join(final, "rootfs", "bin", "busybox")); err == nil {
+		return filepath.Join(final, "rootfs"), nil
+	}
+	tmp, err := os.MkdirTemp("", "nsagent-busybox-build-")
+	if err != nil {
+		return "", err
+	}
+	// Searchable by others: --userns tests run the workload as an
+	// unprivileged host uid that must reach the tree.
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		os.RemoveAll(tmp)
+		return "", err
+	}
+	if err := BuildBusyboxRootfs(bb, filepath.Join(tmp, "rootfs")); err != nil {
+		os.RemoveAll(tmp)
+		return "", err
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		os.RemoveAll(tmp) // another test binary got there first
+		if _, serr := os.Stat(filepath.Join(final, "rootfs", "bin", "busybox")); serr != nil {
+			return "", err
+		}
+	}
+	return filepath.Join(final, "rootfs"), nil
 }
 
 // BuildBusyboxRootfs lays out a busybox root filesystem at dir from the
