@@ -22,7 +22,11 @@
 //
 // Each is recorded (STATE/ipam-BR.json is written before the link is made)
 // so that after a launcher is killed `nsagent gc` finds and undoes exactly
-// what it made. Links, addresses and routes go through netlink
+// what it made. A workload's veth pair is the exception on a normal exit:
+// it lives in the workload's network namespace and the kernel removes it
+// with that namespace, tens of milliseconds after the last process
+// exits, rather than the launcher waiting for a link deletion's RCU grace
+// periods on every launch (Store.Leave). Links, addresses and routes go through netlink
 // (vishvananda/netlink), rules through nf_tables (google/nftables); no
 // `ip`, `iptables` or `nft` binary is run.
 //
