@@ -134,10 +134,6 @@ type bridgeNetwork struct {
 	ipam bridge.Store
 }
 
-// vethPrefix starts the host end's name: nsv + 12 hex digits of the id
-// fills IFNAMSIZ.
-const vethPrefix = "nsv"
-
 func (b bridgeNetwork) Prepare(cfg *Config, st *State) error {
 	o := cfg.NetOptions.withDefaults()
 	subnet, err := bridge.ParseSubnet(o.Subnet)
@@ -145,7 +141,7 @@ func (b bridgeNetwork) Prepare(cfg *Config, st *State) error {
 		return err
 	}
 	a, err := b.ipam.Join(o.Bridge, subnet, bridge.Allocation{
-		ID: st.ID, Name: st.Name, Hostname: st.Hostname, Veth: vethPrefix + st.ID[:12], Ports: o.Ports,
+		ID: st.ID, Name: st.Name, Hostname: st.Hostname, Veth: bridge.VethPrefix + st.ID[:12], Ports: o.Ports,
 	}, b.writeHosts)
 	if err != nil {
 		return err

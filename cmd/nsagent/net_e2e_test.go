@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -427,6 +428,44 @@ func TestNetConcurrentLaunches(t *testing.T) {
 		}()
 	}
 	rm.Wait()
+}
+
+// TestNetPinnedNamespaceGC covers the one case where a workload's veth
+// outlives it: its network namespace held open by something else (here an
+// `ip netns attach` of its pid). The kernel then keeps the pair, still on
+// the bridge; gc deletes it, and leaves a link a user put on the bridge.
+func TestNetPinnedNamespaceGC(t *testing.T) {
+	e, _ := newNetE2E(t)
+	e.launchD("--name", "keep", e.rootfs, "sleep", "1000")
+	pinned := e.launchD("--name", "pinned", e.rootfs, "sleep", "1000")
+	pin := "nsagent-test-pin-" + randHex(3)
+	testutil.Run(t, "ip", "netns", "attach", pin, strconv.Itoa(pinned.Pid))
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", pin).Run() })
+	// A link of the user's on the bridge, named like nothing of nsagent's.
+	user := "usr" + randHex(3)
+	testutil.Run(t, "ip", "link", "add", user, "type", "veth", "peer", "name", user+"p")
+	t.Cleanup(func() { _ = exec.Command("ip", "link", "del", user).Run() })
+	testutil.Run(t, "ip", "link", "set", user, "master", e.env.Bridge)
+
+	e.rmf("pinned")
+	if out, err := exec.Command("ip", "link", "show", pinned.Net.HostVeth).CombinedOutput(); err != nil {
+		t.Fatalf("the pinned namespace's veth is already gone (%s): nothing for gc to do", out)
+	}
+	if r := e.run("", "gc"); r.Code != 0 {
+		t.Fatalf("gc: %d %s", r.Code, r.Stderr)
+	}
+	if out, _ := exec.Command("ip", "link", "show", pinned.Net.HostVeth).CombinedOutput(); !strings.Contains(string(out), "does not exist") {
+		t.Errorf("gc left the pinned namespace's veth: %s", out)
+	}
+	if out, err := exec.Command("ip", "link", "show", user).CombinedOutput(); err != nil || !strings.Contains(string(out), "master "+e.env.Bridge) {
+		t.Errorf("gc touched the user's link on the bridge: %v %s", err, out)
+	}
+	if r := e.run("", "exec", "keep", "true"); r.Code != 0 {
+		t.Errorf("keep after gc: %d %s", r.Code, r.Stderr)
+	}
+	_ = exec.Command("ip", "link", "del", user).Run()
+	_ = exec.Command("ip", "netns", "del", pin).Run()
+	e.rmf("keep")
 }
 
 func TestNetNamedNamespace(t *testing.T) {

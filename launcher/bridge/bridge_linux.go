@@ -139,6 +139,7 @@ func (s Store) tearDown(r *Record) error {
 	for _, a := range r.Allocs {
 		errs = append(errs, Detach(a.Veth))
 	}
+	errs = append(errs, detachStale(r))
 	c, err := nftables.New()
 	if err == nil {
 		_ = deleteTable(c, r.Bridge)
@@ -230,8 +231,10 @@ func (s Store) release(r *Record, gone func(Allocation) bool, detach bool, hook 
 }
 
 // GC releases, on every bridge recorded in the store, the addresses of
-// workloads alive reports false for, and tears down the bridges left
-// without workloads. It returns the ids released.
+// workloads alive reports false for, deletes the veths of workloads
+// released before whose namespace something still holds (detachStale),
+// and tears down the bridges left without workloads. It returns the ids
+// released.
 func (s Store) GC(alive func(id string) bool, hook Hook) ([]string, error) {
 	unlock, err := s.Lock()
 	if err != nil {
@@ -250,6 +253,7 @@ func (s Store) GC(alive func(id string) bool, hook Hook) ([]string, error) {
 			errs = append(errs, err)
 			continue
 		}
+		errs = append(errs, detachStale(r))
 		err = s.release(r, func(a Allocation) bool {
 			if alive(a.ID) {
 				return false

@@ -165,6 +165,37 @@ func Attach(bridge, veth string, pid int, ifname string, addr netip.Addr, subnet
 // that never ran and for namespaces something else keeps alive.
 func Detach(veth string) error { return deleteLink(veth) }
 
+// VethPrefix starts the name of every workload veth's host end (the
+// launcher adds 12 hex digits of the workload id, filling IFNAMSIZ).
+const VethPrefix = "nsv"
+
+// detachStale deletes the veths on r's bridge that are no workload's of
+// the record: those of workloads that left (Store.Leave deletes none)
+// whose network namespace something else still holds open, an `ip netns
+// attach` of the workload's pid for one. A port that is not named like a
+// workload's veth (a link a user put on the bridge) is left alone.
+func detachStale(r *Record) error {
+	br, ok, err := linkExists(r.Bridge)
+	if err != nil || !ok {
+		return err
+	}
+	links, err := netlink.LinkList()
+	if err != nil {
+		return fmt.Errorf("list links: %w", err)
+	}
+	mine := map[string]bool{}
+	for _, a := range r.Allocs {
+		mine[a.Veth] = true
+	}
+	var errs []error
+	for _, l := range links {
+		if a := l.Attrs(); a.MasterIndex == br.Attrs().Index && strings.HasPrefix(a.Name, VethPrefix) && !mine[a.Name] {
+			errs = append(errs, deleteLink(a.Name))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 const forwardSysctl = "/proc/sys/net/ipv4/ip_forward"
 
 // enableForwarding turns IPv4 forwarding on and reports whether it was off.
