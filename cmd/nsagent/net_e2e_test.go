@@ -432,8 +432,9 @@ func TestNetConcurrentLaunches(t *testing.T) {
 
 // TestNetPinnedNamespaceGC covers the one case where a workload's veth
 // outlives it: its network namespace held open by something else (here an
-// `ip netns attach` of its pid). The kernel then keeps the pair, still on
-// the bridge; gc deletes it, and leaves a link a user put on the bridge.
+// `ip netns attach` of its pid). The kernel then keeps the pair, on the
+// bridge or, once the bridge has gone with the last workload, on none; gc
+// deletes it either way, and leaves a link a user put on the bridge.
 func TestNetPinnedNamespaceGC(t *testing.T) {
 	e, _ := newNetE2E(t)
 	e.launchD("--name", "keep", e.rootfs, "sleep", "1000")
@@ -465,7 +466,22 @@ func TestNetPinnedNamespaceGC(t *testing.T) {
 	}
 	_ = exec.Command("ip", "link", "del", user).Run()
 	_ = exec.Command("ip", "netns", "del", pin).Run()
-	e.rmf("keep")
+
+	// Pinned again, and then the last workload leaves: the bridge goes,
+	// the pinned veth stays on no bridge, and gc still finds it.
+	pinned = e.launchD("--name", "pinned2", e.rootfs, "sleep", "1000")
+	testutil.Run(t, "ip", "netns", "attach", pin, strconv.Itoa(pinned.Pid))
+	e.rmf("pinned2", "keep")
+	if out, err := exec.Command("ip", "link", "show", pinned.Net.HostVeth).CombinedOutput(); err != nil || strings.Contains(string(out), "master") {
+		t.Fatalf("want the pinned veth on no bridge after the bridge went: %v %s", err, out)
+	}
+	if r := e.run("", "gc"); r.Code != 0 {
+		t.Fatalf("gc: %d %s", r.Code, r.Stderr)
+	}
+	if out, _ := exec.Command("ip", "link", "show", pinned.Net.HostVeth).CombinedOutput(); !strings.Contains(string(out), "does not exist") {
+		t.Errorf("gc left the orphaned veth: %s", out)
+	}
+	_ = exec.Command("ip", "netns", "del", pin).Run()
 }
 
 func TestNetNamedNamespace(t *testing.T) {

@@ -139,7 +139,6 @@ func (s Store) tearDown(r *Record) error {
 	for _, a := range r.Allocs {
 		errs = append(errs, Detach(a.Veth))
 	}
-	errs = append(errs, detachStale(r))
 	c, err := nftables.New()
 	if err == nil {
 		_ = deleteTable(c, r.Bridge)
@@ -232,9 +231,9 @@ func (s Store) release(r *Record, gone func(Allocation) bool, detach bool, hook 
 
 // GC releases, on every bridge recorded in the store, the addresses of
 // workloads alive reports false for, deletes the veths of workloads
-// released before whose namespace something still holds (detachStale),
-// and tears down the bridges left without workloads. It returns the ids
-// released.
+// released before whose namespace something still holds (detachStale,
+// detachOrphans), and tears down the bridges left without workloads. It
+// returns the ids released.
 func (s Store) GC(alive func(id string) bool, hook Hook) ([]string, error) {
 	unlock, err := s.Lock()
 	if err != nil {
@@ -263,5 +262,6 @@ func (s Store) GC(alive func(id string) bool, hook Hook) ([]string, error) {
 		}, true, hook)
 		errs = append(errs, err)
 	}
+	errs = append(errs, detachOrphans())
 	return ids, errors.Join(errs...)
 }

@@ -189,11 +189,56 @@ func detachStale(r *Record) error {
 	}
 	var errs []error
 	for _, l := range links {
-		if a := l.Attrs(); a.MasterIndex == br.Attrs().Index && strings.HasPrefix(a.Name, VethPrefix) && !mine[a.Name] {
+		if a := l.Attrs(); a.MasterIndex == br.Attrs().Index && isWorkloadVeth(a.Name) && !mine[a.Name] {
 			errs = append(errs, deleteLink(a.Name))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// detachOrphans deletes the workload veths on no bridge at all: those
+// detachStale would have found, left behind when their bridge went with
+// its last workload. A workload's veth is made on its bridge in the same
+// request (Attach), so one without a master is never a live workload's.
+// Neither this nor detachStale runs when a bridge is torn down: the veth
+// of the workload that just left is usually still there for the few
+// milliseconds the kernel takes to dismantle its namespace, and deleting
+// it would put back the wait Store.Leave avoids (30 ms on a cold launch).
+func detachOrphans() error {
+	links, err := netlink.LinkList()
+	if err != nil {
+		return fmt.Errorf("list links: %w", err)
+	}
+	var errs []error
+	for _, l := range links {
+		a := l.Attrs()
+		if _, veth := l.(*netlink.Veth); !veth || a.MasterIndex != 0 || !isWorkloadVeth(a.Name) {
+			continue
+		}
+		// Asked again: a dump that does not take the rtnl lock may see a
+		// veth Attach is making between its registration and its
+		// enslaving, in the same kernel critical section; a second
+		// request comes after it.
+		if l, err := netlink.LinkByName(a.Name); err != nil || l.Attrs().MasterIndex != 0 {
+			continue
+		}
+		errs = append(errs, deleteLink(a.Name))
+	}
+	return errors.Join(errs...)
+}
+
+// isWorkloadVeth reports whether name is VethPrefix and 12 hex digits.
+func isWorkloadVeth(name string) bool {
+	id, ok := strings.CutPrefix(name, VethPrefix)
+	if !ok || len(id) != 12 {
+		return false
+	}
+	for _, c := range id {
+		if !strings.ContainsRune("0123456789abcdef", c) {
+			return false
+		}
+	}
+	return true
 }
 
 const forwardSysctl = "/proc/sys/net/ipv4/ip_forward"
