@@ -29,6 +29,12 @@ type Launcher struct {
 	// arguments that make it one (the hidden `nsagent init`).
 	Self     string
 	InitArgs []string
+	// TeardownArgs, if set, are the arguments that make the running
+	// binary tear an idle bridge down (the hidden `nsagent
+	// net-teardown`): the last workload to leave a bridge then starts it
+	// in the background instead of waiting the tens of milliseconds the
+	// kernel takes to delete a bridge. Unset, the teardown is inline.
+	TeardownArgs []string
 }
 
 // Stdio is what the workload's fds 0, 1 and 2 are; nil is /dev/null.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -185,7 +186,40 @@ func (b bridgeNetwork) Release(st *State) error {
 	if st.Net == nil || st.Net.Bridge == "" {
 		return nil
 	}
-	return b.ipam.Leave(st.Net.Bridge, st.ID, b.writeHosts)
+	idle, err := b.ipam.Leave(st.Net.Bridge, st.ID, b.writeHosts)
+	if err != nil || !idle {
+		return err
+	}
+	if len(b.l.TeardownArgs) == 0 || startTeardown(b.l, st.Net.Bridge) != nil {
+		return b.ipam.TearDownIdle(st.Net.Bridge)
+	}
+	return nil
+}
+
+// startTeardown starts `nsagent net-teardown` for an idle bridge in the
+// background, in a session of its own with /dev/null for stdio (so that
+// nothing waiting on this process's output waits for it too), and does
+// not wait for it: it takes the network lock, and tears the bridge down
+// only if no workload has joined it meanwhile. If it cannot finish, the
+// idle bridge stays recorded and `nsagent gc` removes it.
+func startTeardown(l *Launcher, name string) error {
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer null.Close()
+	args := append(append([]string{"nsagent"}, l.TeardownArgs...), "--state-dir", l.Store.Dir, name)
+	_, err = syscall.ForkExec("/proc/self/exe", args, &syscall.ProcAttr{
+		Files: []uintptr{null.Fd(), null.Fd(), null.Fd()},
+		Sys:   &syscall.SysProcAttr{Setsid: true},
+	})
+	return err
+}
+
+// TearDownIdle removes bridge if it has no workload (the background half
+// of a bridge's last Release, and what `nsagent net-teardown` runs).
+func (l *Launcher) TearDownIdle(name string) error {
+	return bridge.Store{Dir: l.Store.Dir}.TearDownIdle(name)
 }
 
 // writeHosts rewrites the /etc/hosts of every workload on the bridge: its

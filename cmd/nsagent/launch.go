@@ -30,6 +30,7 @@ func launcherFlags(fs *flag.FlagSet) *launcher.Launcher {
 		CgroupRoot:   "/sys/fs/cgroup",
 		CgroupParent: envOr("NSAGENT_CGROUP_PARENT", "/nsagent"),
 		InitArgs:     []string{"init"},
+		TeardownArgs: []string{"net-teardown"},
 	}
 	fs.StringVar(&l.Store.Dir, "state-dir", l.Store.Dir, "directory of workload state (env NSAGENT_STATE_DIR)")
 	fs.StringVar(&l.CgroupParent, "cgroup-parent", l.CgroupParent, "absolute cgroup the workloads' cgroups go under (env NSAGENT_CGROUP_PARENT)")
@@ -301,7 +302,7 @@ func runMonitor(args []string) error {
 	rep := os.NewFile(4, "report")
 	l := &launcher.Launcher{
 		Store: launcher.Store{Dir: req.StateDir}, CgroupRoot: req.CgroupRoot,
-		CgroupParent: req.CgroupParent, InitArgs: []string{"init"},
+		CgroupParent: req.CgroupParent, InitArgs: []string{"init"}, TeardownArgs: []string{"net-teardown"},
 	}
 	signal.Ignore(syscall.SIGHUP, syscall.SIGINT, syscall.SIGPIPE)
 	w, err := l.Launch(&req.Config, launcher.Stdio{})

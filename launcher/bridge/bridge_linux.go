@@ -52,14 +52,14 @@ func (s Store) Join(bridge string, subnet netip.Prefix, a Allocation, hook Hook)
 	mine := func(o Allocation) bool { return o.ID == a.ID }
 	if a.Addr, err = r.Allocate(a); err != nil {
 		// A bridge set up for this workload alone goes again.
-		return a, errors.Join(fmt.Errorf("bridge %s: %w", bridge, err), s.release(r, mine, true, nil))
+		return a, errors.Join(fmt.Errorf("bridge %s: %w", bridge, err), s.release(r, mine, true, false, nil))
 	}
 	if err := s.Save(r); err != nil {
-		return a, errors.Join(err, s.release(r, mine, true, nil))
+		return a, errors.Join(err, s.release(r, mine, true, false, nil))
 	}
 	if hook != nil {
 		if err := hook(r); err != nil {
-			return a, errors.Join(err, s.release(r, mine, true, nil))
+			return a, errors.Join(err, s.release(r, mine, true, false, nil))
 		}
 	}
 	return a, nil
@@ -164,8 +164,10 @@ func (s Store) tearDown(r *Record) error {
 	return s.Remove(r.Bridge)
 }
 
-// Leave releases id's address on bridge: its published ports go, and the
-// bridge itself when id was its last workload. Leaving twice is harmless.
+// Leave releases id's address on bridge: its published ports go. When
+// id was the bridge's last workload, the bridge is left idle (recorded,
+// with no workload) and Leave reports it: the caller tears it down with
+// TearDownIdle, there or in the background. Leaving twice is harmless.
 //
 // The workload's processes must be gone. Its veth pair is not deleted
 // here: the pair lives and dies with the workload's network namespace,
@@ -177,23 +179,43 @@ func (s Store) tearDown(r *Record) error {
 // so the one released here is not reused while the old pair is going.
 // (A namespace something else holds open, such as an `ip netns attach`
 // of the workload's pid, keeps its pair until that lets go; GC deletes
-// the veths of the workloads it releases.)
-func (s Store) Leave(bridge, id string, hook Hook) error {
+// such veths.)
+func (s Store) Leave(bridge, id string, hook Hook) (idle bool, err error) {
+	unlock, err := s.Lock()
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
+	r, err := s.Load(bridge)
+	if err != nil || r == nil {
+		return false, err
+	}
+	if err := s.release(r, func(a Allocation) bool { return a.ID == id }, false, true, hook); err != nil {
+		return false, err
+	}
+	return len(r.Allocs) == 0, nil
+}
+
+// TearDownIdle removes bridge and everything set up with it if no
+// workload has joined it since it went idle; a bridge in use again, or
+// already gone, is left as it is.
+func (s Store) TearDownIdle(bridge string) error {
 	unlock, err := s.Lock()
 	if err != nil {
 		return err
 	}
 	defer unlock()
 	r, err := s.Load(bridge)
-	if err != nil || r == nil {
+	if err != nil || r == nil || len(r.Allocs) > 0 {
 		return err
 	}
-	return s.release(r, func(a Allocation) bool { return a.ID == id }, false, hook)
+	return s.tearDown(r)
 }
 
 // release drops the allocations gone reports true for (deleting their
-// veths if detach is set) and tears the bridge down when none is left.
-func (s Store) release(r *Record, gone func(Allocation) bool, detach bool, hook Hook) error {
+// veths if detach is set). When none is left it tears the bridge down,
+// or with keepIdle records it idle for TearDownIdle.
+func (s Store) release(r *Record, gone func(Allocation) bool, detach, keepIdle bool, hook Hook) error {
 	var errs []error
 	kept := r.Allocs[:0:0]
 	changed := false
@@ -214,7 +236,7 @@ func (s Store) release(r *Record, gone func(Allocation) bool, detach bool, hook 
 		return err
 	}
 	r.Allocs = kept
-	if len(r.Allocs) == 0 {
+	if len(r.Allocs) == 0 && !keepIdle {
 		return s.tearDown(r)
 	}
 	if !changed {
@@ -259,7 +281,7 @@ func (s Store) GC(alive func(id string) bool, hook Hook) ([]string, error) {
 			}
 			ids = append(ids, a.ID)
 			return true
-		}, true, hook)
+		}, true, false, hook)
 		errs = append(errs, err)
 	}
 	errs = append(errs, detachOrphans())

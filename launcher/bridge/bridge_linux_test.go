@@ -79,22 +79,46 @@ func TestJoinLeaveRestoresHost(t *testing.T) {
 		}
 	}
 	t0 = time.Now()
-	if err := s.Leave(br, "a", nil); err != nil {
-		t.Fatal(err)
+	if idle, err := s.Leave(br, "a", nil); err != nil || idle {
+		t.Fatalf("leave a: idle %v, %v; want the bridge in use by b", idle, err)
 	}
 	warmLeave := time.Since(t0)
 	if _, err := net.InterfaceByName(br); err != nil {
 		t.Errorf("bridge gone while b uses it: %v", err)
 	}
+	// The last one leaves the bridge idle: still there until TearDownIdle,
+	// and a workload that comes meanwhile keeps it.
+	if idle, err := s.Leave(br, "b", nil); err != nil || !idle {
+		t.Fatalf("leave b: idle %v, %v; want idle", idle, err)
+	}
+	if _, err := net.InterfaceByName(br); err != nil {
+		t.Errorf("idle bridge gone before TearDownIdle: %v", err)
+	}
+	c, err := s.Join(br, subnet, Allocation{ID: "c", Name: "c", Veth: "nsvtc" + br[4:]}, nil)
+	if err != nil || c.Addr != b.Addr.Next() {
+		t.Fatalf("join an idle bridge: %v %v, want the next address %s", c.Addr, err, b.Addr.Next())
+	}
+	if err := s.TearDownIdle(br); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := net.InterfaceByName(br); err != nil {
+		t.Errorf("TearDownIdle removed a bridge in use again: %v", err)
+	}
+	if idle, err := s.Leave(br, "c", nil); err != nil || !idle {
+		t.Fatalf("leave c: idle %v, %v; want idle", idle, err)
+	}
 	t0 = time.Now()
-	if err := s.Leave(br, "b", nil); err != nil {
+	if err := s.TearDownIdle(br); err != nil {
 		t.Fatal(err)
 	}
 	coldLeave := time.Since(t0)
-	if err := s.Leave(br, "b", nil); err != nil {
-		t.Errorf("second leave: %v", err)
+	if idle, err := s.Leave(br, "c", nil); err != nil || idle {
+		t.Errorf("second leave: idle %v, %v", idle, err)
 	}
-	t.Logf("join: first %v, second %v; leave: not last %v, last %v", cold, warm, warmLeave, coldLeave)
+	if err := s.TearDownIdle(br); err != nil {
+		t.Errorf("second tear-down: %v", err)
+	}
+	t.Logf("join: first %v, second %v; leave: not last %v; tear-down %v", cold, warm, warmLeave, coldLeave)
 	if d := before.Diff(testutil.SnapshotHostNet(t, br)); d != "" {
 		t.Errorf("host changed:\n%s", d)
 	}
@@ -139,12 +163,15 @@ func TestJoinConcurrentDistinct(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := s.Leave(br, fmt.Sprintf("w%02d", i), nil); err != nil {
+			if _, err := s.Leave(br, fmt.Sprintf("w%02d", i), nil); err != nil {
 				t.Error(err)
 			}
 		}()
 	}
 	wg.Wait()
+	if err := s.TearDownIdle(br); err != nil {
+		t.Fatal(err)
+	}
 	if d := before.Diff(testutil.SnapshotHostNet(t, br)); d != "" {
 		t.Errorf("host changed:\n%s", d)
 	}

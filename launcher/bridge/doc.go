@@ -2,7 +2,12 @@
 // its gateway address, a veth pair per workload whose peer is created
 // directly inside the workload's network namespace, an address from a
 // small IPAM, NAT to the host's other interfaces, published ports, and the
-// teardown of all of it when the last workload leaves.
+// teardown of all of it when the last workload leaves: Store.Leave leaves
+// the bridge idle and the launcher tears it down in the background
+// (`nsagent net-teardown`, unless a workload has joined it meanwhile), so
+// that no launch waits the tens of milliseconds the kernel takes to
+// delete a bridge; an idle bridge whose tear-down never ran is removed by
+// `nsagent gc`.
 //
 // # What it owns
 //
