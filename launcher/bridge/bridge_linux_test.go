@@ -200,3 +200,29 @@ func TestJoinRefusesOverlapAndLeavesNothing(t *testing.T) {
 		t.Errorf("records left: %v", l)
 	}
 }
+
+// TestGCRemovesIdleBridge: a bridge left idle whose background tear-down
+// never ran (the process was killed) is removed by gc.
+func TestGCRemovesIdleBridge(t *testing.T) {
+	br, subnet := testBridge(t)
+	before := testutil.SnapshotHostNet(t, br)
+	s := Store{Dir: t.TempDir()}
+	if _, err := s.Join(br, subnet, Allocation{ID: "a", Name: "a", Veth: "nsvta" + br[4:]}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if idle, err := s.Leave(br, "a", nil); err != nil || !idle {
+		t.Fatalf("leave: idle %v, %v", idle, err)
+	}
+	if _, err := net.InterfaceByName(br); err != nil {
+		t.Fatalf("idle bridge gone before gc: %v", err)
+	}
+	if _, err := s.GC(func(string) bool { return true }, nil); err != nil {
+		t.Fatal(err)
+	}
+	if d := before.Diff(testutil.SnapshotHostNet(t, br)); d != "" {
+		t.Errorf("host changed after gc of an idle bridge:\n%s", d)
+	}
+	if bs, _ := s.Bridges(); len(bs) != 0 {
+		t.Errorf("records left: %v", bs)
+	}
+}
