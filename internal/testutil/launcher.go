@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 )
 
 var (
@@ -100,11 +102,37 @@ func NewLauncherEnv(t testing.TB) *LauncherEnv {
 		Subnet:       fmt.Sprintf("10.%d.%d.0/24", 200+int(b[0])%50, b[1]),
 	}
 	t.Cleanup(func() {
+		e.waitIdleBridges()
 		for _, d := range e.CgroupDirs() {
 			_ = os.Remove(d)
 		}
 	})
 	return e
+}
+
+// waitIdleBridges waits (up to 5 s) for the background tear-down of the
+// sandbox's idle bridges (`nsagent net-teardown`, started by the last
+// workload to leave one): it still writes in the state directory after
+// the test's last command has returned, and the directory's removal must
+// not race with it.
+func (e *LauncherEnv) waitIdleBridges() {
+	// The records (STATE/ipam-BRIDGE.json) are read here, not through
+	// package bridge, whose own tests use this package.
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		idle := false
+		records, _ := filepath.Glob(filepath.Join(e.StateDir, "ipam-*.json"))
+		for _, p := range records {
+			var r struct {
+				Allocs []json.RawMessage `json:"allocations"`
+			}
+			if b, err := os.ReadFile(p); err == nil && json.Unmarshal(b, &r) == nil && len(r.Allocs) == 0 {
+				idle = true
+			}
+		}
+		if !idle {
+			return
+		}
+	}
 }
 
 // Env is the environment that points nsagent at the sandbox.

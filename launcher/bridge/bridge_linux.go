@@ -3,7 +3,9 @@ package bridge
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/netip"
+	"os"
 
 	"github.com/google/nftables"
 )
@@ -200,6 +202,12 @@ func (s Store) Leave(bridge, id string, hook Hook) (idle bool, err error) {
 // workload has joined it since it went idle; a bridge in use again, or
 // already gone, is left as it is.
 func (s Store) TearDownIdle(bridge string) error {
+	// Not even the lock when there is no record: the lock would make the
+	// state directory again if it has been removed meanwhile (this runs
+	// in the background, after the command that started it returned).
+	if _, err := os.Stat(s.path(bridge)); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
 	unlock, err := s.Lock()
 	if err != nil {
 		return err

@@ -81,11 +81,11 @@ printf '  ratio nsagent/unshare      %8.2f\n' "$(echo "$m_ns/$m_unshare" | bc -l
 
 # Peak RSS of the launcher (GNU time reports the largest of the process and
 # its waited-for children: the launcher or its init, whichever is bigger).
-rss=$(/usr/bin/time -f '%M' "$bin" launch --rm --state-dir "$state" --cgroup-parent "$parent" "$rootfs" /bin/true 2>&1 >/dev/null | tail -1)
+rss=$(/usr/bin/time -f '%M' "$bin" launch --rm --net none --state-dir "$state" --cgroup-parent "$parent" "$rootfs" /bin/true 2>&1 >/dev/null | tail -1)
 printf 'nsagent launch peak RSS: %s KiB\n' "$rss"
 
 # Memory charged to a --mem 4M workload's cgroup right after start.
-id=$("$bin" launch -d --mem 4M --state-dir "$state" --cgroup-parent "$parent" "$rootfs" sleep 1000)
+id=$("$bin" launch -d --net none --mem 4M --state-dir "$state" --cgroup-parent "$parent" "$rootfs" sleep 1000)
 charged=$(cat "/sys/fs/cgroup/memory$parent/$id/memory.usage_in_bytes" 2>/dev/null || cat "/sys/fs/cgroup$parent/$id/memory.current")
 printf 'memory charged to a --mem 4M workload (sleep) right after start: %d bytes (%d KiB of 4096)\n' "$charged" $((charged / 1024))
 "$bin" rm -f --state-dir "$state" --cgroup-parent "$parent" "$id" >/dev/null
