@@ -448,8 +448,9 @@ func TestNetPinnedNamespaceGC(t *testing.T) {
 	pin := "nsagent-test-pin-" + randHex(3)
 	testutil.Run(t, "ip", "netns", "attach", pin, strconv.Itoa(pinned.Pid))
 	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", pin).Run() })
-	// A link of the user's on the bridge, named like nothing of nsagent's.
-	user := "usr" + randHex(3)
+	// A link of the user's on the bridge, named like nothing of nsagent's
+	// (nsusr: other tests' host snapshots leave it out).
+	user := "nsusr" + randHex(3)
 	testutil.Run(t, "ip", "link", "add", user, "type", "veth", "peer", "name", user+"p")
 	t.Cleanup(func() { _ = exec.Command("ip", "link", "del", user).Run() })
 	testutil.Run(t, "ip", "link", "set", user, "master", e.env.Bridge)

@@ -31,8 +31,9 @@ type HostNet struct {
 
 var (
 	// othersLink is never compared: containers' veths, Docker's user
-	// bridges, outside hosts' veths.
-	othersLink = regexp.MustCompile(`^(veth|br-|nsout)`)
+	// bridges, outside hosts' veths, the net tests' stand-ins for a
+	// user's own links.
+	othersLink = regexp.MustCompile(`^(veth|br-|nsout|nsusr)`)
 	// testBridge matches the bridges nsagent tests and benchmarks make.
 	testBridge = regexp.MustCompile(`^(nsat|nsbt|nsab)[0-9a-f]*$`)
 	commentRe  = regexp.MustCompile(`nsagent:([A-Za-z0-9_.-]+)`)
