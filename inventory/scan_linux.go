@@ -338,12 +338,17 @@ func (r *procReader) read(pid int) (*Process, error) {
 		p.nsFDs = r.readNSFDs()
 	}
 	var nsErr error
-	for i, t := range NSTypes {
+	read := false
+	for i := range NSTypes {
 		n, err := readlinkat(r.root, &r.at(nsLinks[i])[0], r.buf)
+		if errors.Is(err, unix.ENOENT) {
+			// A zombie has lost every namespace but its pid and user ones,
+			// where lsns still counts it (and so does nsagent); a kernel
+			// without time namespaces has no time link. A process gone
+			// altogether has none left.
+			continue
+		}
 		if err != nil {
-			if errors.Is(err, unix.ENOENT) && t == NSTime {
-				continue // kernel without time namespaces
-			}
 			nsErr = err
 			break
 		}
@@ -353,6 +358,10 @@ func (r *procReader) read(pid int) (*Process, error) {
 			break
 		}
 		p.NS[i] = ino
+		read = true
+	}
+	if nsErr == nil && !read {
+		nsErr = unix.ENOENT
 	}
 	if nsErr != nil {
 		p.NS = NSSet{}
