@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -144,7 +145,7 @@ func primaryHierarchy(hs []hierarchy, mode CgroupMode) int {
 		if mode == CgroupUnified && h.v2 {
 			return i
 		}
-		if !h.v2 && containsString(h.controllers, "memory") {
+		if !h.v2 && slices.Contains(h.controllers, "memory") {
 			return i
 		}
 	}
@@ -164,7 +165,7 @@ func readGroup(g *Cgroup, dir string, h hierarchy, primary bool) {
 		return
 	}
 	for _, c := range h.controllers {
-		if !containsString(g.Controllers, c) {
+		if !slices.Contains(g.Controllers, c) {
 			g.Controllers = append(g.Controllers, c)
 		}
 		switch c {
@@ -300,11 +301,11 @@ func readV2(r *groupReader, g *Cgroup, unifiedOnly bool) {
 	}
 	ctrls := strings.Fields(string(b))
 	for _, c := range ctrls {
-		if !containsString(g.Controllers, c) {
+		if !slices.Contains(g.Controllers, c) {
 			g.Controllers = append(g.Controllers, c)
 		}
 	}
-	if containsString(ctrls, "memory") {
+	if slices.Contains(ctrls, "memory") {
 		m := memory(g)
 		if v, ok := r.maxValue("memory.max"); ok {
 			m.LimitBytes = v
@@ -323,7 +324,7 @@ func readV2(r *groupReader, g *Cgroup, unifiedOnly bool) {
 	}
 	// cpu.stat exists in every v2 group; its throttling lines only with
 	// the cpu controller.
-	if !unifiedOnly && !containsString(ctrls, "cpu") {
+	if !unifiedOnly && !slices.Contains(ctrls, "cpu") {
 		// hybrid: v1 cpu and cpuacct have the same figures
 	} else if kv, ok := r.keyed("cpu.stat"); ok {
 		c := cpu(g)
@@ -331,7 +332,7 @@ func readV2(r *groupReader, g *Cgroup, unifiedOnly bool) {
 		c.NrPeriods, c.NrThrottled = kv["nr_periods"], kv["nr_throttled"]
 		c.ThrottledNanos = kv["throttled_usec"] * 1000
 	}
-	if containsString(ctrls, "cpu") {
+	if slices.Contains(ctrls, "cpu") {
 		if b, err := r.read("cpu.max"); err == nil {
 			quota, period, err := parseCPUMax(b)
 			if err != nil {
@@ -342,7 +343,7 @@ func readV2(r *groupReader, g *Cgroup, unifiedOnly bool) {
 			}
 		}
 	}
-	if containsString(ctrls, "pids") {
+	if slices.Contains(ctrls, "pids") {
 		readPids(r, g)
 	}
 	for _, res := range []string{"cpu", "memory", "io"} {

@@ -3,6 +3,7 @@ package inventory
 import (
 	"net"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -115,7 +116,7 @@ func (s *Scanner) addMountHolders(snap *Snapshot, root int) {
 				snap.byNS[m.Key] = n
 				added = true
 			}
-			if !containsString(n.Mounts, m.MountPoint) {
+			if !slices.Contains(n.Mounts, m.MountPoint) {
 				n.Mounts = append(n.Mounts, m.MountPoint)
 				if n.mountPath == "" {
 					n.mountPath = filepath.Join(s.paths.Procfs, strconv.Itoa(pids[i]), "root", m.MountPoint)
@@ -197,15 +198,6 @@ func relatedInode(fd int, req uint) uint64 {
 		return 0
 	}
 	return st.Ino
-}
-
-func containsString(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // addInterfaces lists the links and addresses of each net namespace over a

@@ -105,7 +105,7 @@ func TestParseNSLink(t *testing.T) {
 			t.Errorf("parseNSLink(%q) = %q, %d, %v", tc.in, typ, ino, err)
 		}
 	}
-	if nsLinkType("socket:[123]") != "" || nsLinkType("net:[1]") != NSNet {
+	if nsLinkType([]byte("socket:[123]")) != "" || nsLinkType([]byte("net:[1]")) != NSNet {
 		t.Error("nsLinkType must accept namespaces only")
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 )
 
 // Fields selects the optional parts of a scan. Namespaces are always
@@ -127,15 +126,10 @@ type Options struct {
 	Cache ProcessCache
 }
 
-// isNSTypeName reports whether s names a namespace type.
-func isNSTypeName(s string) bool {
-	_, ok := ParseNSType(s)
-	return ok
-}
-
-// nsLinkTypeBytes is nsLinkType of a target in a read buffer, without
-// making a string of it.
-func nsLinkTypeBytes(target []byte) NSType {
+// nsLinkType returns the namespace type of an fd link target such as
+// "net:[4026531840]", or "" if the target is not a namespace; it reads the
+// target in place in the read buffer, without making a string of it.
+func nsLinkType(target []byte) NSType {
 	i := bytes.Index(target, []byte(":["))
 	if i <= 0 || target[len(target)-1] != ']' {
 		return ""
@@ -162,14 +156,4 @@ func nsLinkInode(target []byte) (uint64, bool) {
 		ino = ino*10 + uint64(c-'0')
 	}
 	return ino, true
-}
-
-// nsLinkType returns the namespace type of an fd link target such as
-// "net:[4026531840]", or "" if the target is not a namespace.
-func nsLinkType(target string) NSType {
-	typ, rest, ok := strings.Cut(target, ":[")
-	if !ok || !strings.HasSuffix(rest, "]") || !isNSTypeName(typ) {
-		return ""
-	}
-	return NSType(typ)
 }

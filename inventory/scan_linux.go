@@ -452,7 +452,7 @@ func (r *procReader) readNSFDs() []nsFD {
 				continue
 			}
 			target := r.buf[:m]
-			t := nsLinkTypeBytes(target)
+			t := nsLinkType(target)
 			if t == "" {
 				// A descriptor opened through an nsfs bind mount reads as
 				// the mount's path, and as "/" once the mount is gone (ip

@@ -54,14 +54,14 @@ func (s Store) Join(bridge string, subnet netip.Prefix, a Allocation, hook Hook)
 	mine := func(o Allocation) bool { return o.ID == a.ID }
 	if a.Addr, err = r.Allocate(a); err != nil {
 		// A bridge set up for this workload alone goes again.
-		return a, errors.Join(fmt.Errorf("bridge %s: %w", bridge, err), s.release(r, mine, true, false, nil))
+		return a, errors.Join(fmt.Errorf("bridge %s: %w", bridge, err), s.release(r, mine, false, nil))
 	}
 	if err := s.Save(r); err != nil {
-		return a, errors.Join(err, s.release(r, mine, true, false, nil))
+		return a, errors.Join(err, s.release(r, mine, false, nil))
 	}
 	if hook != nil {
 		if err := hook(r); err != nil {
-			return a, errors.Join(err, s.release(r, mine, true, false, nil))
+			return a, errors.Join(err, s.release(r, mine, false, nil))
 		}
 	}
 	return a, nil
@@ -192,7 +192,7 @@ func (s Store) Leave(bridge, id string, hook Hook) (idle bool, err error) {
 	if err != nil || r == nil {
 		return false, err
 	}
-	if err := s.release(r, func(a Allocation) bool { return a.ID == id }, false, true, hook); err != nil {
+	if err := s.release(r, func(a Allocation) bool { return a.ID == id }, true, hook); err != nil {
 		return false, err
 	}
 	return len(r.Allocs) == 0, nil
@@ -220,10 +220,12 @@ func (s Store) TearDownIdle(bridge string) error {
 	return s.tearDown(r)
 }
 
-// release drops the allocations gone reports true for (deleting their
-// veths if detach is set). When none is left it tears the bridge down,
-// or with keepIdle records it idle for TearDownIdle.
-func (s Store) release(r *Record, gone func(Allocation) bool, detach, keepIdle bool, hook Hook) error {
+// release drops the allocations gone reports true for. Workloads that
+// exited (Leave) keep their veths, which go with their namespaces, and
+// leave the bridge idle for TearDownIdle when they were its last;
+// otherwise (a launch undone, gc) their veths are deleted and a bridge
+// left without workloads is torn down at once.
+func (s Store) release(r *Record, gone func(Allocation) bool, exited bool, hook Hook) error {
 	var errs []error
 	kept := r.Allocs[:0:0]
 	changed := false
@@ -233,7 +235,7 @@ func (s Store) release(r *Record, gone func(Allocation) bool, detach, keepIdle b
 			continue
 		}
 		changed = true
-		if detach {
+		if !exited {
 			errs = append(errs, Detach(a.Veth))
 		}
 		if len(a.Ports) > 0 {
@@ -244,7 +246,7 @@ func (s Store) release(r *Record, gone func(Allocation) bool, detach, keepIdle b
 		return err
 	}
 	r.Allocs = kept
-	if len(r.Allocs) == 0 && !keepIdle {
+	if len(r.Allocs) == 0 && !exited {
 		return s.tearDown(r)
 	}
 	if !changed {
@@ -260,10 +262,10 @@ func (s Store) release(r *Record, gone func(Allocation) bool, detach, keepIdle b
 }
 
 // GC releases, on every bridge recorded in the store, the addresses of
-// workloads alive reports false for, deletes the veths of workloads
-// released before whose namespace something still holds (detachStale,
-// detachOrphans), and tears down the bridges left without workloads. It
-// returns the ids released.
+// workloads alive reports false for, tears down the bridges left without
+// workloads, and deletes the veths of workloads released before whose
+// namespace something still holds (detachLeftovers). It returns the ids
+// released.
 func (s Store) GC(alive func(id string) bool, hook Hook) ([]string, error) {
 	unlock, err := s.Lock()
 	if err != nil {
@@ -282,16 +284,15 @@ func (s Store) GC(alive func(id string) bool, hook Hook) ([]string, error) {
 			errs = append(errs, err)
 			continue
 		}
-		errs = append(errs, detachStale(r))
 		err = s.release(r, func(a Allocation) bool {
 			if alive(a.ID) {
 				return false
 			}
 			ids = append(ids, a.ID)
 			return true
-		}, true, false, hook)
+		}, false, hook)
 		errs = append(errs, err)
 	}
-	errs = append(errs, detachOrphans())
+	errs = append(errs, s.detachLeftovers())
 	return ids, errors.Join(errs...)
 }

@@ -169,42 +169,39 @@ func Detach(veth string) error { return deleteLink(veth) }
 // launcher adds 12 hex digits of the workload id, filling IFNAMSIZ).
 const VethPrefix = "nsv"
 
-// detachStale deletes the veths on r's bridge that are no workload's of
-// the record: those of workloads that left (Store.Leave deletes none)
-// whose network namespace something else still holds open, an `ip netns
-// attach` of the workload's pid for one. A port that is not named like a
-// workload's veth (a link a user put on the bridge) is left alone.
-func detachStale(r *Record) error {
-	br, ok, err := linkExists(r.Bridge)
-	if err != nil || !ok {
+// detachLeftovers deletes the workload veths that outlived their
+// workloads: those of workloads that left (Store.Leave deletes none) whose
+// network namespace something else still holds open, an `ip netns attach`
+// of the workload's pid for one. Such a veth is named like a workload's,
+// no record's allocation names it, and it is on one of the store's bridges
+// or, once its bridge went with its last workload, on none. A port not
+// named like a workload's veth (a link a user put on a bridge) is left
+// alone, and so is anything on a bridge the store does not record.
+//
+// It runs at gc only, not when a bridge is torn down: the veth of the
+// workload that just left is usually still there for the few milliseconds
+// the kernel takes to dismantle its namespace, and deleting it would put
+// back the wait Store.Leave avoids (30 ms on a cold launch). The caller
+// holds the lock.
+func (s Store) detachLeftovers() error {
+	bridges, err := s.Bridges()
+	if err != nil {
 		return err
 	}
-	links, err := netlink.LinkList()
-	if err != nil {
-		return fmt.Errorf("list links: %w", err)
-	}
-	mine := map[string]bool{}
-	for _, a := range r.Allocs {
-		mine[a.Veth] = true
-	}
-	var errs []error
-	for _, l := range links {
-		if a := l.Attrs(); a.MasterIndex == br.Attrs().Index && isWorkloadVeth(a.Name) && !mine[a.Name] {
-			errs = append(errs, deleteLink(a.Name))
+	ours := map[int]bool{0: true} // master indexes: none, and the store's bridges
+	recorded := map[string]bool{}
+	for _, b := range bridges {
+		r, err := s.Load(b)
+		if err != nil || r == nil {
+			continue
+		}
+		for _, a := range r.Allocs {
+			recorded[a.Veth] = true
+		}
+		if br, ok, err := linkExists(b); err == nil && ok {
+			ours[br.Attrs().Index] = true
 		}
 	}
-	return errors.Join(errs...)
-}
-
-// detachOrphans deletes the workload veths on no bridge at all: those
-// detachStale would have found, left behind when their bridge went with
-// its last workload. A workload's veth is made on its bridge in the same
-// request (Attach), so one without a master is never a live workload's.
-// Neither this nor detachStale runs when a bridge is torn down: the veth
-// of the workload that just left is usually still there for the few
-// milliseconds the kernel takes to dismantle its namespace, and deleting
-// it would put back the wait Store.Leave avoids (30 ms on a cold launch).
-func detachOrphans() error {
 	links, err := netlink.LinkList()
 	if err != nil {
 		return fmt.Errorf("list links: %w", err)
@@ -212,15 +209,17 @@ func detachOrphans() error {
 	var errs []error
 	for _, l := range links {
 		a := l.Attrs()
-		if _, veth := l.(*netlink.Veth); !veth || a.MasterIndex != 0 || !isWorkloadVeth(a.Name) {
+		if _, veth := l.(*netlink.Veth); !veth || !isWorkloadVeth(a.Name) || recorded[a.Name] || !ours[a.MasterIndex] {
 			continue
 		}
-		// Asked again: a dump that does not take the rtnl lock may see a
-		// veth Attach is making between its registration and its
-		// enslaving, in the same kernel critical section; a second
-		// request comes after it.
-		if l, err := netlink.LinkByName(a.Name); err != nil || l.Attrs().MasterIndex != 0 {
-			continue
+		// Asked again when it is on no bridge: a dump that does not take
+		// the rtnl lock may see a veth Attach is making between its
+		// registration and its enslaving, in the same kernel critical
+		// section; a second request comes after it.
+		if a.MasterIndex == 0 {
+			if l, err := netlink.LinkByName(a.Name); err != nil || l.Attrs().MasterIndex != 0 {
+				continue
+			}
 		}
 		errs = append(errs, deleteLink(a.Name))
 	}
