@@ -57,6 +57,9 @@ func (e *e2e) assertNetRestored(before testutil.HostNet, stateBefore []string) {
 	if d != "" {
 		e.t.Errorf("host network state changed:\n%s", d)
 	}
+	// The background tear-down empties the list of departed veths
+	// after the last of them went.
+	e.env.WaitIdleBridges()
 	got := testutil.DirListing(e.env.StateDir)
 	// The two lock files stay (as the store's own lock does), and so does
 	// the cache (compiled seccomp profiles, unpacked root filesystems),
@@ -481,6 +484,14 @@ func TestNetPinnedNamespaceGC(t *testing.T) {
 	e.rmf("pinned2", "keep")
 	if out, err := exec.Command("ip", "link", "show", pinned.Net.HostVeth).CombinedOutput(); err != nil || strings.Contains(string(out), "master") {
 		t.Fatalf("want the pinned veth on no bridge after the bridge went: %v %s", err, out)
+	}
+	// Another state directory's gc leaves it: it is not that store's.
+	otherEnv := append(e.env.Env(), "NSAGENT_STATE_DIR="+t.TempDir(), "NSAGENT_CGROUP_PARENT="+e.env.CgroupParent+"-other")
+	if r := testutil.RunCmd(t, otherEnv, "", e.bin, "gc"); r.Code != 0 {
+		t.Fatalf("gc of another state directory: %d %s", r.Code, r.Stderr)
+	}
+	if out, err := exec.Command("ip", "link", "show", pinned.Net.HostVeth).CombinedOutput(); err != nil {
+		t.Fatalf("another state directory's gc deleted the pinned veth: %s", out)
 	}
 	if r := e.run("", "gc"); r.Code != 0 {
 		t.Fatalf("gc: %d %s", r.Code, r.Stderr)

@@ -102,7 +102,7 @@ func NewLauncherEnv(t testing.TB) *LauncherEnv {
 		Subnet:       fmt.Sprintf("10.%d.%d.0/24", 200+int(b[0])%50, b[1]),
 	}
 	t.Cleanup(func() {
-		e.waitIdleBridges()
+		e.WaitIdleBridges()
 		for _, d := range e.CgroupDirs() {
 			_ = os.Remove(d)
 		}
@@ -110,12 +110,12 @@ func NewLauncherEnv(t testing.TB) *LauncherEnv {
 	return e
 }
 
-// waitIdleBridges waits (up to 5 s) for the background tear-down of the
+// WaitIdleBridges waits (up to 5 s) for the background tear-down of the
 // sandbox's idle bridges (`nsagent net-teardown`, started by the last
 // workload to leave one): it still writes in the state directory after
 // the test's last command has returned, and the directory's removal must
 // not race with it.
-func (e *LauncherEnv) waitIdleBridges() {
+func (e *LauncherEnv) WaitIdleBridges() {
 	// The records (STATE/ipam-BRIDGE.json) are read here, not through
 	// package bridge, whose own tests use this package.
 	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
@@ -129,7 +129,9 @@ func (e *LauncherEnv) waitIdleBridges() {
 				idle = true
 			}
 		}
-		if !idle {
+		// Then it waits for the departed veths to go and empties their
+		// list (STATE/departed-veths).
+		if _, err := os.Stat(filepath.Join(e.StateDir, "departed-veths")); !idle && err != nil {
 			return
 		}
 	}

@@ -6,8 +6,11 @@ import (
 	"io/fs"
 	"net/netip"
 	"os"
+	"path/filepath"
+	"time"
 
 	"github.com/google/nftables"
+	"github.com/vishvananda/netlink"
 )
 
 // Hook runs under the network lock after a bridge's allocations changed
@@ -198,6 +201,31 @@ func (s Store) Leave(bridge, id string, hook Hook) (idle bool, err error) {
 	return len(r.Allocs) == 0, nil
 }
 
+// departedPruneSize is the size past which the list of departed veths is
+// pruned as a workload leaves: a bridge that never goes idle on a host
+// that never runs gc must not grow it for ever.
+const departedPruneSize = 4096
+
+// pruneDeparted drops from the list of departed veths those that are
+// gone, with one dump of the host's links. The caller holds the lock.
+func (s Store) pruneDeparted() error {
+	departed, err := s.departed()
+	if err != nil || len(departed) == 0 {
+		return err
+	}
+	links, err := netlink.LinkList()
+	if err != nil {
+		return fmt.Errorf("list links: %w", err)
+	}
+	var still []string
+	for _, l := range links {
+		if n := l.Attrs().Name; departed[n] {
+			still = append(still, n)
+		}
+	}
+	return s.setDeparted(still)
+}
+
 // TearDownIdle removes bridge and everything set up with it if no
 // workload has joined it since it went idle; a bridge in use again, or
 // already gone, is left as it is.
@@ -208,16 +236,54 @@ func (s Store) TearDownIdle(bridge string) error {
 	if _, err := os.Stat(s.path(bridge)); errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
-	unlock, err := s.Lock()
+	if done, err := s.tearDownIdle(bridge); err != nil || !done {
+		return err
+	}
+	// The departed veths go with their namespaces, usually within
+	// milliseconds; this runs in the background, so it can wait for them
+	// (outside the lock) and then leave the list empty, the state
+	// directory as it was before the bridge.
+	s.waitDeparted(2 * time.Second)
+	if _, err := os.Stat(filepath.Join(s.Dir, departedName)); err != nil {
+		return nil // none, or the state directory went meanwhile
+	}
+	unlock, err := s.lockExisting()
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
 	defer unlock()
+	return s.pruneDeparted()
+}
+
+func (s Store) tearDownIdle(bridge string) (done bool, err error) {
+	unlock, err := s.Lock()
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
 	r, err := s.Load(bridge)
 	if err != nil || r == nil || len(r.Allocs) > 0 {
-		return err
+		return false, err
 	}
-	return s.tearDown(r)
+	return true, s.tearDown(r)
+}
+
+// waitDeparted waits up to d for the departed veths to go.
+func (s Store) waitDeparted(d time.Duration) {
+	departed, err := s.departed()
+	if err != nil {
+		return
+	}
+	for end := time.Now().Add(d); len(departed) > 0 && time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		for n := range departed {
+			if _, ok, err := linkExists(n); err == nil && !ok {
+				delete(departed, n)
+			}
+		}
+	}
 }
 
 // release drops the allocations gone reports true for. Workloads that
@@ -227,6 +293,7 @@ func (s Store) TearDownIdle(bridge string) error {
 // left without workloads is torn down at once.
 func (s Store) release(r *Record, gone func(Allocation) bool, exited bool, hook Hook) error {
 	var errs []error
+	var departed []string
 	kept := r.Allocs[:0:0]
 	changed := false
 	for _, a := range r.Allocs {
@@ -235,7 +302,9 @@ func (s Store) release(r *Record, gone func(Allocation) bool, exited bool, hook 
 			continue
 		}
 		changed = true
-		if !exited {
+		if exited {
+			departed = append(departed, a.Veth)
+		} else {
 			errs = append(errs, Detach(a.Veth))
 		}
 		if len(a.Ports) > 0 {
@@ -244,6 +313,13 @@ func (s Store) release(r *Record, gone func(Allocation) bool, exited bool, hook 
 	}
 	if err := errors.Join(errs...); err != nil {
 		return err
+	}
+	if size, err := s.addDeparted(departed...); err != nil {
+		return err
+	} else if size > departedPruneSize {
+		if err := s.pruneDeparted(); err != nil {
+			return err
+		}
 	}
 	r.Allocs = kept
 	if len(r.Allocs) == 0 && !exited {

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -224,5 +226,81 @@ func TestGCRemovesIdleBridge(t *testing.T) {
 	}
 	if bs, _ := s.Bridges(); len(bs) != 0 {
 		t.Errorf("records left: %v", bs)
+	}
+}
+
+// TestGCLeftoverVethIsStoreScoped: a workload's veth that outlived its
+// bridge (its namespace held by something else) is on no bridge; only the
+// gc of the store it left is allowed to delete it, not another state
+// directory's.
+func TestGCLeftoverVethIsStoreScoped(t *testing.T) {
+	br, subnet := testBridge(t)
+	before := testutil.SnapshotHostNet(t, br)
+	s := Store{Dir: t.TempDir()}
+	other := Store{Dir: t.TempDir()}
+	veth := "nsv" + br[4:] + "0000cafe" // named like a workload's
+	if !isWorkloadVeth(veth) {
+		t.Fatalf("%s is not named like a workload veth", veth)
+	}
+	if _, err := s.Join(br, subnet, Allocation{ID: "a", Name: "a", Veth: veth}, nil); err != nil {
+		t.Fatal(err)
+	}
+	// Stands for the pair Attach makes, whose other end a namespace
+	// that outlives the workload keeps.
+	testutil.Run(t, "ip", "link", "add", veth, "type", "veth", "peer", "name", "nsusr"+br[4:]+"p")
+	t.Cleanup(func() { _ = exec.Command("ip", "link", "del", veth).Run() })
+	testutil.Run(t, "ip", "link", "set", veth, "master", br)
+	if idle, err := s.Leave(br, "a", nil); err != nil || !idle {
+		t.Fatalf("leave: idle %v, %v", idle, err)
+	}
+	if err := s.TearDownIdle(br); err != nil {
+		t.Fatal(err)
+	}
+	if out := testutil.Run(t, "ip", "link", "show", veth); strings.Contains(out, "master") {
+		t.Fatalf("want %s on no bridge after its bridge went: %s", veth, out)
+	}
+	if d, err := s.departed(); err != nil || !d[veth] {
+		t.Fatalf("departed list %v (%v) lacks the veth still there", d, err)
+	}
+	if _, err := other.GC(func(string) bool { return false }, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := net.InterfaceByName(veth); err != nil {
+		t.Fatalf("another store's gc deleted %s: %v", veth, err)
+	}
+	if _, err := s.GC(func(string) bool { return false }, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := net.InterfaceByName(veth); err == nil {
+		t.Errorf("gc left %s", veth)
+	}
+	if d, err := s.departed(); err != nil || len(d) != 0 {
+		t.Errorf("departed list after gc: %v %v", d, err)
+	}
+	if d := before.Diff(testutil.SnapshotHostNet(t, br)); d != "" {
+		t.Errorf("host changed:\n%s", d)
+	}
+}
+
+// TestDepartedListPruned: the list of departed veths does not grow for
+// ever on a bridge that never goes idle.
+func TestDepartedListPruned(t *testing.T) {
+	br, subnet := testBridge(t)
+	s := Store{Dir: t.TempDir()}
+	if _, err := s.Join(br, subnet, Allocation{ID: "keep", Name: "keep", Veth: "nsvkeep" + br[4:] + "00"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = s.GC(func(string) bool { return false }, nil) })
+	for i := range 400 { // 16 bytes a name: past departedPruneSize
+		id := fmt.Sprintf("w%d", i)
+		if _, err := s.Join(br, subnet, Allocation{ID: id, Name: id, Veth: fmt.Sprintf("nsv%012x", i)}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Leave(br, id, nil); err != nil {
+			t.Fatal(err)
+		}
+		if st, err := os.Stat(filepath.Join(s.Dir, departedName)); err == nil && st.Size() > departedPruneSize+64 {
+			t.Fatalf("departed list is %d bytes after %d leaves", st.Size(), i+1)
+		}
 	}
 }

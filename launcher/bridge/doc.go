@@ -23,7 +23,9 @@
 //     commented `nsagent:BR`;
 //   - net.ipv4.ip_forward, only if it was off (it is then turned off again);
 //   - STATE/ipam-BR.json and STATE/.net.lock in the launcher's state
-//     directory.
+//     directory, and STATE/departed-veths while the veths of workloads
+//     that left are still going (emptied by the bridge's tear-down once
+//     they have gone, or by gc).
 //
 // Each is recorded (STATE/ipam-BR.json is written before the link is made)
 // so that after a launcher is killed `nsagent gc` finds and undoes exactly

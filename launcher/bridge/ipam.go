@@ -162,6 +162,11 @@ func (s Store) Lock() (func(), error) {
 	if err := os.MkdirAll(s.Dir, 0o711); err != nil {
 		return nil, fmt.Errorf("create state dir: %w", err)
 	}
+	return s.lockExisting()
+}
+
+// lockExisting takes the network lock without making the state directory.
+func (s Store) lockExisting() (func(), error) {
 	f, err := os.OpenFile(filepath.Join(s.Dir, lockName), os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open network lock: %w", err)
@@ -246,3 +251,75 @@ func (s Store) Bridges() ([]string, error) {
 	}
 	return out, nil
 }
+
+// departedName is the store's list of the host ends of veths whose
+// workloads left (Store.Leave), one name a line. Such a pair usually goes
+// with its namespace within milliseconds; the list is how gc knows that a
+// veth left on no bridge is this store's (detachLeftovers).
+const departedName = "departed-veths"
+
+// addDeparted appends names to the list. It appends rather than rewrites:
+// it runs on every workload's exit.
+func (s Store) addDeparted(names ...string) (size int64, err error) {
+	if len(names) == 0 {
+		return 0, nil
+	}
+	f, err := os.OpenFile(filepath.Join(s.Dir, departedName), os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
+	if err != nil {
+		return 0, fmt.Errorf("record departed veths: %w", err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(strings.Join(names, "\n") + "\n"); err != nil {
+		return 0, fmt.Errorf("record departed veths: %w", err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return 0, fmt.Errorf("record departed veths: %w", err)
+	}
+	return st.Size(), nil
+}
+
+// departed reads the list.
+func (s Store) departed() (map[string]bool, error) {
+	b, err := os.ReadFile(filepath.Join(s.Dir, departedName))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read departed veths: %w", err)
+	}
+	m := map[string]bool{}
+	for _, n := range strings.Fields(string(b)) {
+		m[n] = true
+	}
+	return m, nil
+}
+
+// setDeparted rewrites the list with names; none removes it.
+func (s Store) setDeparted(names []string) error {
+	p := filepath.Join(s.Dir, departedName)
+	if len(names) == 0 {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("clear departed veths: %w", err)
+		}
+		return nil
+	}
+	f, err := os.CreateTemp(s.Dir, ".departed-*")
+	if err != nil {
+		return fmt.Errorf("write departed veths: %w", err)
+	}
+	_, err = f.WriteString(strings.Join(names, "\n") + "\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), p)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("write departed veths: %w", err)
+	}
+	return nil
+}
+
+func (s Store) clearDeparted() error { return s.setDeparted(nil) }

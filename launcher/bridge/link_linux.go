@@ -172,11 +172,14 @@ const VethPrefix = "nsv"
 // detachLeftovers deletes the workload veths that outlived their
 // workloads: those of workloads that left (Store.Leave deletes none) whose
 // network namespace something else still holds open, an `ip netns attach`
-// of the workload's pid for one. Such a veth is named like a workload's,
-// no record's allocation names it, and it is on one of the store's bridges
-// or, once its bridge went with its last workload, on none. A port not
-// named like a workload's veth (a link a user put on a bridge) is left
-// alone, and so is anything on a bridge the store does not record.
+// of the workload's pid for one. Such a veth is named like a workload's
+// and no record's allocation names it; it is either on one of the store's
+// bridges or, once its bridge went with its last workload, on none and in
+// the store's list of departed veths. The list is what makes a veth on no
+// bridge this store's: another state directory's gc (two agents, or the
+// tests' parallel stores) must not take it. A port not named like a
+// workload's veth (a link a user put on a bridge) is left alone, and so is
+// anything on a bridge the store does not record.
 //
 // It runs at gc only, not when a bridge is torn down: the veth of the
 // workload that just left is usually still there for the few milliseconds
@@ -188,7 +191,11 @@ func (s Store) detachLeftovers() error {
 	if err != nil {
 		return err
 	}
-	ours := map[int]bool{0: true} // master indexes: none, and the store's bridges
+	departed, err := s.departed()
+	if err != nil {
+		return err
+	}
+	ours := map[int]bool{} // master indexes of the store's bridges
 	recorded := map[string]bool{}
 	for _, b := range bridges {
 		r, err := s.Load(b)
@@ -209,21 +216,19 @@ func (s Store) detachLeftovers() error {
 	var errs []error
 	for _, l := range links {
 		a := l.Attrs()
-		if _, veth := l.(*netlink.Veth); !veth || !isWorkloadVeth(a.Name) || recorded[a.Name] || !ours[a.MasterIndex] {
+		if _, veth := l.(*netlink.Veth); !veth || !isWorkloadVeth(a.Name) || recorded[a.Name] {
 			continue
 		}
-		// Asked again when it is on no bridge: a dump that does not take
-		// the rtnl lock may see a veth Attach is making between its
-		// registration and its enslaving, in the same kernel critical
-		// section; a second request comes after it.
-		if a.MasterIndex == 0 {
-			if l, err := netlink.LinkByName(a.Name); err != nil || l.Attrs().MasterIndex != 0 {
-				continue
-			}
+		if !ours[a.MasterIndex] && !(a.MasterIndex == 0 && departed[a.Name]) {
+			continue
 		}
 		errs = append(errs, deleteLink(a.Name))
 	}
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	// Every departed veth is gone now, deleted here or with its namespace.
+	return s.clearDeparted()
 }
 
 // isWorkloadVeth reports whether name is VethPrefix and 12 hex digits.
