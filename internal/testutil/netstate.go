@@ -153,6 +153,17 @@ func ipJSON(t testing.TB, obj string, skip func(map[string]any) bool) []string {
 }
 
 // Diff describes how h and o differ ("" when equal).
+// strayWorkloadVeth reports whether a link or address line is a
+// workload veth on no bridge: one whose namespace something holds
+// (TestNetPinnedNamespaceGC makes one) and that outlived its bridge. One
+// that was there before and is gone after is another test's, deleted by
+// that test's gc; it is not reported. (That one store's gc leaves another
+// store's alone, TestGCLeftoverVethIsStoreScoped checks directly.) A new
+// one is still reported: it would be a leak.
+func strayWorkloadVeth(line string) bool {
+	return strings.Contains(line, `"ifname":"nsv`) && !strings.Contains(line, `"master":`)
+}
+
 func (h HostNet) Diff(o HostNet) string {
 	var b strings.Builder
 	list := func(what string, a, c []string) {
@@ -163,7 +174,7 @@ func (h HostNet) Diff(o HostNet) string {
 		was := map[string]bool{}
 		for _, x := range a {
 			was[x] = true
-			if !in[x] {
+			if !in[x] && !strayWorkloadVeth(x) {
 				fmt.Fprintf(&b, "%s gone: %s\n", what, x)
 			}
 		}
