@@ -96,7 +96,7 @@ func (s *Scanner) addMountHolders(snap *Snapshot, root int) {
 		// per-process files are: os.ReadFile would add an fstat and the
 		// poller's registration to each of a few hundred tables.
 		r.setPID(pids[i])
-		if b, err := r.readFile(r.at("mountinfo")); err == nil { // else: exited since
+		if b, err := r.readFileWaiting(r.at("mountinfo")); err == nil { // else: exited since
 			found[i] = parseNSFSMounts(b)
 		}
 	})

