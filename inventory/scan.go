@@ -100,19 +100,6 @@ func (p Paths) Validate() error {
 	return nil
 }
 
-// isPID reports whether a /proc entry name is a process directory.
-func isPID(name string) bool {
-	if name == "" {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		if name[i] < '0' || name[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
 // Options configures a Scanner.
 type Options struct {
 	Paths Paths

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -132,23 +133,49 @@ func (s *Scanner) Scan(ctx context.Context) (*Snapshot, error) {
 
 // listPIDs lists the numeric entries of the procfs root.
 func (s *Scanner) listPIDs() ([]int, error) {
-	d, err := os.Open(s.paths.Procfs)
+	fd, err := unix.Open(s.paths.Procfs, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("list processes: %w", err)
 	}
-	defer d.Close()
-	names, err := d.Readdirnames(-1)
+	defer closeFD(fd)
+	pids, err := readPIDs(fd, make([]byte, 32<<10))
 	if err != nil {
 		return nil, fmt.Errorf("list processes in %s: %w", s.paths.Procfs, err)
 	}
-	pids := make([]int, 0, len(names))
-	for _, n := range names {
-		if isPID(n) {
-			pid, _ := strconv.Atoi(n)
-			pids = append(pids, pid)
+	return pids, nil
+}
+
+// readPIDs reads the numeric entries of the directory open at fd, sorted,
+// straight from getdents: os.File.Readdirnames made a string of each of a
+// few thousand names, a tenth of the time nsagent lsns spent before its
+// workers started (4.4 ms under the bench load).
+func readPIDs(fd int, buf []byte) ([]int, error) {
+	pids := make([]int, 0, 1024)
+	for {
+		n, err := getdents(fd, buf)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if n <= 0 {
+			break
+		}
+		for off := 0; off < n; {
+			// struct linux_dirent64, as in readNSFDs.
+			reclen := int(*(*uint16)(unsafe.Pointer(&buf[off+16])))
+			name := buf[off+19 : off+reclen]
+			off += reclen
+			if pid, ok := decimalName(name); ok {
+				pids = append(pids, pid)
+			}
 		}
 	}
-	sort.Ints(pids)
+	// procfs lists processes in pid order; sorted for any other tree.
+	if !slices.IsSorted(pids) {
+		slices.Sort(pids)
+	}
 	return pids, nil
 }
 
@@ -478,7 +505,7 @@ func (r *procReader) readNSFDs() []nsFD {
 			reclen := int(*(*uint16)(unsafe.Pointer(&r.dents[off+16])))
 			name := r.dents[off+19 : off+reclen]
 			off += reclen
-			num, ok := fdNumber(name)
+			num, ok := decimalName(name)
 			if !ok {
 				continue // . and ..
 			}
@@ -511,8 +538,9 @@ func (r *procReader) readNSFDs() []nsFD {
 	return out
 }
 
-// fdNumber parses a NUL-terminated fd directory entry name.
-func fdNumber(name []byte) (int, bool) {
+// decimalName parses a NUL-terminated directory entry name that is a
+// decimal number: an fd in /proc/PID/fd, a process in /proc.
+func decimalName(name []byte) (int, bool) {
 	n := 0
 	i := 0
 	for ; i < len(name) && name[i] != 0; i++ {

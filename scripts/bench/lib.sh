@@ -24,3 +24,26 @@ build_nsagent() {
   revision=$(git rev-parse HEAD 2>/dev/null || true)
   go build -tags netgo,osusergo -ldflags "-X main.version=$version -X main.revision=$revision -extldflags=-static" -o "$1" ./cmd/nsagent
 }
+
+# wait_quiet waits (up to 90 s) until the machine has been at least 85%
+# idle over a 2 s window, and prints what it found. The previous
+# benchmark's load leaves the kernel dismantling a few hundred namespaces
+# for tens of seconds (network namespaces go through a slow work queue);
+# that work takes a core from a 2-core machine, and hurts a tool that
+# scans on both cores more than a single-threaded one, so paired rounds
+# alone do not cancel it.
+wait_quiet() {
+  local waited=0 idle a b
+  while :; do
+    read -r _ a1 a2 a3 a4 a5 a6 a7 a8 _ </proc/stat
+    sleep 2
+    read -r _ b1 b2 b3 b4 b5 b6 b7 b8 _ </proc/stat
+    a=$((a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8)) b=$((b1 + b2 + b3 + b4 + b5 + b6 + b7 + b8))
+    idle=$(((b4 + b5 - a4 - a5) * 100 / (b - a)))
+    waited=$((waited + 2))
+    if [ "$idle" -ge 85 ] || [ "$waited" -ge 90 ]; then
+      echo "quiet: ${idle}% idle over 2 s after ${waited} s"
+      return
+    fi
+  done
+}

@@ -69,6 +69,7 @@ measure() {
 # Warm both: page cache for the binaries and /etc/passwd, dentries of /proc.
 lsns >/dev/null
 "$nsagent" lsns >/dev/null
+wait_quiet
 
 : >"$state/lsns.txt"
 : >"$state/nsagent.txt"
