@@ -26,14 +26,15 @@ build_nsagent() {
 }
 
 # wait_quiet waits (up to 90 s) until the machine has been at least 85%
-# idle over a 2 s window, and prints what it found. The previous
+# idle over a 2 s window with no task in uninterruptible sleep, and prints
+# what it found. The previous
 # benchmark's load leaves the kernel dismantling a few hundred namespaces
 # for tens of seconds (network namespaces go through a slow work queue);
 # that work takes a core from a 2-core machine, and hurts a tool that
 # scans on both cores more than a single-threaded one, so paired rounds
 # alone do not cancel it.
 wait_quiet() {
-  local waited=0 idle a b
+  local waited=0 idle a b blocked
   while :; do
     read -r _ a1 a2 a3 a4 a5 a6 a7 a8 _ </proc/stat
     sleep 2
@@ -41,8 +42,9 @@ wait_quiet() {
     a=$((a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8)) b=$((b1 + b2 + b3 + b4 + b5 + b6 + b7 + b8))
     idle=$(((b4 + b5 - a4 - a5) * 100 / (b - a)))
     waited=$((waited + 2))
-    if [ "$idle" -ge 85 ] || [ "$waited" -ge 90 ]; then
-      echo "quiet: ${idle}% idle over 2 s after ${waited} s"
+    blocked=$(awk '$1 == "procs_blocked" {print $2}' /proc/stat)
+    if { [ "$idle" -ge 85 ] && [ "$blocked" -eq 0 ]; } || [ "$waited" -ge 90 ]; then
+      echo "quiet: ${idle}% idle over 2 s, $blocked tasks blocked, after ${waited} s"
       return
     fi
   done
