@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/nftables"
 	"github.com/nsagent/nsagent/internal/testutil"
 )
 
@@ -26,7 +27,20 @@ func testBridge(t *testing.T) (string, netip.Prefix) {
 	}
 	b := make([]byte, 2)
 	_, _ = rand.Read(b)
-	return "nsbt" + hex.EncodeToString(b), netip.MustParsePrefix(fmt.Sprintf("10.%d.%d.0/24", 200+int(b[0])%50, b[1]))
+	br := "nsbt" + hex.EncodeToString(b)
+	// Runs last: a test that stopped half-way (t.Fatal after Join) must
+	// not leave its bridge and table on the host.
+	t.Cleanup(func() {
+		_ = deleteLink(br)
+		if c, err := nftables.New(); err == nil {
+			_ = deleteTable(c, br)
+			_ = c.Flush()
+			if removeDockerUser(c, br) == nil {
+				_ = c.Flush()
+			}
+		}
+	})
+	return br, netip.MustParsePrefix(fmt.Sprintf("10.%d.%d.0/24", 200+int(b[0])%50, b[1]))
 }
 
 func TestJoinLeaveRestoresHost(t *testing.T) {
@@ -245,6 +259,8 @@ func TestGCLeftoverVethIsStoreScoped(t *testing.T) {
 	if _, err := s.Join(br, subnet, Allocation{ID: "a", Name: "a", Veth: veth}, nil); err != nil {
 		t.Fatal(err)
 	}
+	// The bridge goes even if the test stops half-way.
+	t.Cleanup(func() { _, _ = s.GC(func(string) bool { return false }, nil) })
 	// Stands for the pair Attach makes, whose other end a namespace
 	// that outlives the workload keeps.
 	testutil.Run(t, "ip", "link", "add", veth, "type", "veth", "peer", "name", "nsusr"+br[4:]+"p")
