@@ -33,7 +33,7 @@ var Columns = []Column{
 	{"NPROCS", "number of processes in the namespace", true, func(r *Row) any { return r.NS.NProcs() }},
 	{"PID", "lowest PID in the namespace", true, func(r *Row) any { return optInt(r.NS.LowestPID(), r.Proc != nil) }},
 	{"PPID", "PPID of the PID", true, func(r *Row) any { return procInt(r, func(p *inventory.Process) int { return p.PPID }) }},
-	{"COMMAND", "command line of the PID", false, func(r *Row) any { return procStr(r, (*inventory.Process).Command) }},
+	{"COMMAND", "command line of the PID", false, func(r *Row) any { return r.command() }},
 	{"UID", "UID of the PID", true, func(r *Row) any { return procInt(r, func(p *inventory.Process) int { return p.UID }) }},
 	{"USER", "username of the PID", false, func(r *Row) any { return procStr(r, func(p *inventory.Process) string { return p.User }) }},
 	{"NETNSID", "namespace ID as used by network subsystem", true, netnsid},
@@ -114,6 +114,18 @@ type Row struct {
 	Proc     *inventory.Process // the lowest-pid process, nil if none
 	Children []*Row
 	procfs   string
+	cmd      string // Proc's command line, joined once per process by Build
+}
+
+// command is the COMMAND cell: Proc's command line, or nil.
+func (r *Row) command() any {
+	if r.Proc == nil {
+		return nil
+	}
+	if r.cmd == "" {
+		return r.Proc.Command()
+	}
+	return r.cmd
 }
 
 func (r *Row) path() any {
@@ -207,6 +219,9 @@ func Build(snap *inventory.Snapshot, f Filter, tree Tree, procfs string) ([]*Row
 		}
 	}
 	var rows []*Row
+	// A process shows several namespaces (a container's init, six): its
+	// command line is joined once, not once a row.
+	cmds := make(map[*inventory.Process]string)
 	for _, n := range snap.Namespaces {
 		if f.Type != "" && n.Type != f.Type {
 			continue
@@ -217,6 +232,14 @@ func Build(snap *inventory.Snapshot, f Filter, tree Tree, procfs string) ([]*Row
 		r := &Row{NS: n, procfs: procfs}
 		if pid := n.LowestPID(); pid != 0 {
 			r.Proc = snap.Process(pid)
+		}
+		if r.Proc != nil {
+			c, ok := cmds[r.Proc]
+			if !ok {
+				c = r.Proc.Command()
+				cmds[r.Proc] = c
+			}
+			r.cmd = c
 		}
 		rows = append(rows, r)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -90,10 +91,23 @@ func WriteTable(w io.Writer, rows []*Row, cols []Column, o TableOptions) error {
 		}
 		cells = append(cells, h)
 	}
+	// One backing array for every row's cells.
+	n := 0
+	var count func(rs []*Row)
+	count = func(rs []*Row) {
+		for _, r := range rs {
+			n++
+			count(r.Children)
+		}
+	}
+	count(rows)
+	cells = slices.Grow(cells, n)
+	all := make([]string, n*len(cols))
 	var walk func(rs []*Row, prefix string, top bool)
 	walk = func(rs []*Row, prefix string, top bool) {
 		for i, r := range rs {
-			line := make([]string, len(cols))
+			line := all[:len(cols):len(cols)]
+			all = all[len(cols):]
 			for j, c := range cols {
 				line[j] = cellText(c.value(r))
 			}
@@ -137,7 +151,10 @@ func writeCells(w io.Writer, cells [][]string, right []bool, raw bool) error {
 			size += len(s)
 		}
 	}
-	for _, wd := range width {
+	for j, wd := range width {
+		if raw || j == len(right)-1 && !right[j] {
+			wd = 0 // not padded
+		}
 		size += (wd + 1) * len(cells)
 	}
 	b := make([]byte, 0, size+len(cells))
