@@ -298,20 +298,21 @@ func (r *procReader) at(name string) []byte {
 }
 
 // The reader's system calls are made raw, without telling the Go
-// scheduler (entersyscall/exitsyscall), for the calls that cannot block:
-// path lookups under /proc, namespace and fd links, fd directories, and
-// the stat and status files, none of which sleeps on a lock another task
-// can hold for long (the longest: a link read waits out an execve of the
-// target, which holds its exec_update_lock for a moment). Announced, each of these 10-50 µs calls is long
-// enough for sysmon to hand the worker's P to another thread, which on a
-// 2-core host turned into about 1,200 context switches a scan. Raw,
-// `nsagent lsns` under the bench load (2,267 processes) measured 14% less
-// CPU and 12% less wall time, 160 context switches instead of 1,200 (perf
-// stat, 10 runs each, paired). What can wait on another task's lock goes
-// through the scheduler as usual: cmdline (the target's mmap lock),
-// cgroup (cgroup_mutex) and mountinfo (the namespace semaphore), so one
-// stuck process stalls only its worker, never the agent's other
-// goroutines or a garbage collection.
+// scheduler (entersyscall/exitsyscall), for the calls that cannot block
+// under a procfs root: path lookups, namespace and fd links, fd
+// directories, and the stat and status files. None of them sleeps on a
+// lock another task can hold for long; the longest is a link read waiting
+// out an execve of the target, which holds its exec_update_lock for a
+// moment. Announced, each of these 10-50 µs calls is long enough for
+// sysmon to hand the worker's P to another thread, which on a 2-core host
+// turned into about 1,200 context switches a scan. Raw, `nsagent lsns`
+// under the bench load (2,267 processes) measured 14% less CPU and 12%
+// less wall time, and 160 context switches instead of 1,200 (perf stat,
+// 10 runs each, paired). What can wait on another task's lock goes through
+// the scheduler as usual: cmdline (the target's mmap lock), cgroup
+// (cgroup_mutex) and mountinfo (the namespace semaphore), so one stuck
+// process stalls only its worker, never the agent's other goroutines or a
+// garbage collection.
 
 // openat, readlinkat and getdents take NUL-terminated byte paths: the
 // x/sys/unix wrappers copy each string path into a new allocation.
