@@ -64,23 +64,35 @@ func (s *Scanner) addFDHolders(procs []*Process, m map[NSKey]*Namespace) {
 	}
 }
 
-// addMountHolders reads the mountinfo of each mount namespace once, through
-// its lowest pid, and records the nsfs bind mounts it finds (ip netns add,
-// Docker's /run/docker/netns). The same mount seen from several mount
-// namespaces is recorded once. The files are read on the scanner's workers:
-// a host with a few hundred mount namespaces has as many tables to read.
-// A NamespaceCache may hand back a mount namespace's table from an earlier
-// scan instead.
-func (s *Scanner) addMountHolders(snap *Snapshot, root int) {
-	nc, _ := s.cache.(NamespaceCache)
-	var pids []int
-	var mntIno []uint64
-	for _, mnt := range snap.Namespaces {
-		if mnt.Type == NSMnt && len(mnt.PIDs) > 0 {
-			pids = append(pids, mnt.PIDs[0])
-			mntIno = append(mntIno, mnt.Inode)
+// mountTables holds the nsfs bind mounts (ip netns add, Docker's
+// /run/docker/netns) found in the mountinfo of each mount namespace, read
+// once through the namespace's lowest pid.
+type mountTables struct {
+	pids  []int
+	found [][]NSFSMount
+}
+
+// mountNamespaceHolders returns the lowest pid of each mount namespace of
+// procs, which are sorted by pid.
+func mountNamespaceHolders(procs []*Process) (pids []int, inodes []uint64) {
+	seen := make(map[uint64]bool)
+	for _, p := range procs {
+		if ino := p.NS.Get(NSMnt); ino != 0 && !seen[ino] {
+			seen[ino] = true
+			pids = append(pids, p.PID)
+			inodes = append(inodes, ino)
 		}
 	}
+	return pids, inodes
+}
+
+// readMountTables reads the mount tables of the mount namespaces whose
+// lowest pids and inodes are given, on the scanner's workers: a host with
+// a few hundred mount namespaces has as many tables to read. A
+// NamespaceCache may hand back a mount namespace's table from an earlier
+// scan instead.
+func (s *Scanner) readMountTables(root int, pids []int, mntIno []uint64) mountTables {
+	nc, _ := s.cache.(NamespaceCache)
 	found := make([][]NSFSMount, len(pids))
 	cached := make([]bool, len(pids))
 	if nc != nil {
@@ -107,8 +119,15 @@ func (s *Scanner) addMountHolders(snap *Snapshot, root int) {
 			}
 		}
 	}
+	return mountTables{pids: pids, found: found}
+}
+
+// addMountHolders records the nsfs mounts of t on the namespaces they
+// hold, adding namespaces no process is in. The same mount seen from
+// several mount namespaces is recorded once.
+func (s *Scanner) addMountHolders(snap *Snapshot, t mountTables) {
 	added := false
-	for i, mounts := range found {
+	for i, mounts := range t.found {
 		for _, m := range mounts {
 			n := snap.byNS[m.Key]
 			if n == nil {
@@ -119,7 +138,7 @@ func (s *Scanner) addMountHolders(snap *Snapshot, root int) {
 			if !slices.Contains(n.Mounts, m.MountPoint) {
 				n.Mounts = append(n.Mounts, m.MountPoint)
 				if n.mountPath == "" {
-					n.mountPath = filepath.Join(s.paths.Procfs, strconv.Itoa(pids[i]), "root", m.MountPoint)
+					n.mountPath = filepath.Join(s.paths.Procfs, strconv.Itoa(t.pids[i]), "root", m.MountPoint)
 				}
 			}
 		}

@@ -82,6 +82,17 @@ func (s *Scanner) Scan(ctx context.Context) (*Snapshot, error) {
 	}
 	snap.Processes = procs
 	snap.Stats = stats
+	// The mount tables are read while this goroutine builds the
+	// namespaces and reads the rows' details: they need only each mount
+	// namespace's lowest pid, and building is serial work that would
+	// otherwise leave a core idle.
+	var mounts mountTables
+	var reading sync.WaitGroup
+	defer reading.Wait() // before root is closed, whatever returns
+	if s.fields&FieldMounts != 0 {
+		pids, inodes := mountNamespaceHolders(procs)
+		reading.Go(func() { mounts = s.readMountTables(root, pids, inodes) })
+	}
 	snap.Namespaces = s.buildNamespaces(procs)
 	snap.index()
 	if s.fields&FieldDetails == 0 {
@@ -112,7 +123,8 @@ func (s *Scanner) Scan(ctx context.Context) (*Snapshot, error) {
 		}
 	}
 	if s.fields&FieldMounts != 0 {
-		s.addMountHolders(snap, root)
+		reading.Wait()
+		s.addMountHolders(snap, mounts)
 	}
 	if s.fields&FieldNSRelations != 0 {
 		s.addRelations(snap)
