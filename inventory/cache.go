@@ -35,6 +35,9 @@ type NamespaceCache interface {
 	// without any process event, so a cache bounds their age itself.
 	NSFSMounts(mntIno uint64) ([]NSFSMount, bool)
 	// StoreNSFSMounts records what a scan read of mount namespace mntIno.
-	// The scan's workers are done; it is called from one goroutine.
+	//
+	// NSFSMounts and StoreNSFSMounts are called from one goroutine, but
+	// not Scan's own: the mount tables are read while Scan builds the
+	// namespaces. Scan calls no other method of the cache meanwhile.
 	StoreNSFSMounts(mntIno uint64, mounts []NSFSMount)
 }
