@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/nsagent/nsagent/internal/atomicfile"
 )
 
 // DefaultDir is the cache's default home.
@@ -135,32 +137,12 @@ func (s *Store) readRefs() (map[string]string, error) {
 	return refs, nil
 }
 
-// writeFileAtomic writes by temp file and rename: a reader never sees
-// half a file, and an interrupted writer leaves the old one.
-func writeFileAtomic(p string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(p), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), p)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-	}
-	return err
-}
-
 func (s *Store) writeRefs(refs map[string]string) error {
 	b, err := json.MarshalIndent(refs, "", "  ")
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(s.refsPath(), append(b, '\n'))
+	return atomicfile.Write(s.refsPath(), append(b, '\n'))
 }
 
 // setRef points ref at the image with manifest digest.
@@ -199,7 +181,7 @@ func (s *Store) saveImage(im *Image) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(s.imagePath(im.Digest), append(b, '\n'))
+	return atomicfile.Write(s.imagePath(im.Digest), append(b, '\n'))
 }
 
 // complete reports whether every layer of im is unpacked in the cache.

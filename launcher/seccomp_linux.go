@@ -13,6 +13,7 @@ import (
 	"unsafe"
 
 	profiles "github.com/moby/profiles/seccomp"
+	"github.com/nsagent/nsagent/internal/atomicfile"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	libseccomp "github.com/seccomp/libseccomp-golang"
 	"golang.org/x/sys/unix"
@@ -59,13 +60,7 @@ func SeccompProgram(mode string, caps []string, cacheDir string) ([]byte, error)
 	}
 	// A cache that cannot be written only costs the next launch a compile.
 	if err := os.MkdirAll(filepath.Dir(cache), 0o700); err == nil {
-		if f, err := os.CreateTemp(filepath.Dir(cache), ".bpf-*"); err == nil {
-			_, werr := f.Write(prog)
-			if f.Close() == nil && werr == nil {
-				_ = os.Rename(f.Name(), cache)
-			}
-			_ = os.Remove(f.Name())
-		}
+		_ = atomicfile.Write(cache, prog)
 	}
 	return prog, nil
 }

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/nsagent/nsagent/internal/atomicfile"
 )
 
 // Status is where a workload is in its life.
@@ -198,20 +200,7 @@ func (s Store) Save(st *State) error {
 	if err != nil {
 		return err
 	}
-	dir := s.WorkloadDir(st.ID)
-	f, err := os.CreateTemp(dir, ".state-*")
-	if err != nil {
-		return fmt.Errorf("write state of %s: %w", st.ID, err)
-	}
-	_, err = f.Write(append(b, '\n'))
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), filepath.Join(dir, stateFile))
-	}
-	if err != nil {
-		os.Remove(f.Name())
+	if err := atomicfile.Write(filepath.Join(s.WorkloadDir(st.ID), stateFile), append(b, '\n')); err != nil {
 		return fmt.Errorf("write state of %s: %w", st.ID, err)
 	}
 	return nil

@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+
+	"github.com/nsagent/nsagent/internal/atomicfile"
 )
 
 // Allocation is one workload's address on a bridge.
@@ -207,19 +209,7 @@ func (s Store) Save(r *Record) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(s.Dir, ".ipam-*")
-	if err != nil {
-		return fmt.Errorf("write network record: %w", err)
-	}
-	_, err = f.Write(append(b, '\n'))
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), s.path(r.Bridge))
-	}
-	if err != nil {
-		os.Remove(f.Name())
+	if err := atomicfile.Write(s.path(r.Bridge), append(b, '\n')); err != nil {
 		return fmt.Errorf("write network record: %w", err)
 	}
 	return nil
@@ -304,19 +294,7 @@ func (s Store) setDeparted(names []string) error {
 		}
 		return nil
 	}
-	f, err := os.CreateTemp(s.Dir, ".departed-*")
-	if err != nil {
-		return fmt.Errorf("write departed veths: %w", err)
-	}
-	_, err = f.WriteString(strings.Join(names, "\n") + "\n")
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), p)
-	}
-	if err != nil {
-		os.Remove(f.Name())
+	if err := atomicfile.Write(p, []byte(strings.Join(names, "\n")+"\n")); err != nil {
 		return fmt.Errorf("write departed veths: %w", err)
 	}
 	return nil
