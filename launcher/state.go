@@ -272,10 +272,7 @@ func (s Store) Get(ref string) (*State, error) {
 	if ref == "" || strings.ContainsAny(ref, "/") || strings.HasPrefix(ref, ".") {
 		return nil, fmt.Errorf("%w: %q", ErrNotFound, ref)
 	}
-	if _, err := os.Lstat(filepath.Join(s.Dir, namesDir)); err != nil {
-		return s.getByList(ref) // no index: written by an older nsagent, or no workloads
-	}
-	if id, err := os.Readlink(s.nameLink(ref)); err == nil {
+	if id, ok := s.idOfName(ref); ok {
 		if st, err := s.load(id); err == nil {
 			st.refresh()
 			return st, nil
@@ -312,28 +309,23 @@ func (s Store) Get(ref string) (*State, error) {
 	return nil, fmt.Errorf("workload id prefix %q is ambiguous", ref)
 }
 
-// getByList is Get without the name index: it reads every entry.
-func (s Store) getByList(ref string) (*State, error) {
-	all, err := s.List()
-	if err != nil {
-		return nil, err
+// idOfName looks a workload name up in the index or, in a state directory
+// without one (written by an older nsagent; Create makes it), among the
+// entries themselves.
+func (s Store) idOfName(name string) (string, bool) {
+	if id, err := os.Readlink(s.nameLink(name)); err == nil {
+		return id, true
 	}
-	var match []*State
+	if _, err := os.Lstat(filepath.Join(s.Dir, namesDir)); err == nil {
+		return "", false
+	}
+	all, _ := s.List()
 	for _, st := range all {
-		if st.Name == ref || st.ID == ref {
-			return st, nil
-		}
-		if len(ref) >= 3 && strings.HasPrefix(st.ID, ref) {
-			match = append(match, st)
+		if st.Name == name {
+			return st.ID, true
 		}
 	}
-	switch len(match) {
-	case 1:
-		return match[0], nil
-	case 0:
-		return nil, fmt.Errorf("%w: %s", ErrNotFound, ref)
-	}
-	return nil, fmt.Errorf("workload id prefix %q is ambiguous", ref)
+	return "", false
 }
 
 // Remove deletes a workload's state directory and frees its name; the
