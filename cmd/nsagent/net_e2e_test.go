@@ -364,7 +364,7 @@ func TestNetHostRestoredAfterKill9AndGC(t *testing.T) {
 	if strings.Contains(ruleset, victim.ID) || !strings.Contains(ruleset, keep.ID) {
 		t.Errorf("after gc want only keep's port rule:\n%s", ruleset)
 	}
-	if out, _ := exec.Command("ip", "link", "show", victim.Net.HostVeth).CombinedOutput(); !strings.Contains(string(out), "does not exist") {
+	if out, _ := ipLinkShow(victim.Net.HostVeth); !strings.Contains(out, "does not exist") {
 		t.Errorf("victim's veth left: %s", out)
 	}
 	// Now kill -9 the last one's monitor too: gc takes the bridge down.
@@ -459,16 +459,16 @@ func TestNetPinnedNamespaceGC(t *testing.T) {
 	testutil.Run(t, "ip", "link", "set", user, "master", e.env.Bridge)
 
 	e.rmf("pinned")
-	if out, err := exec.Command("ip", "link", "show", pinned.Net.HostVeth).CombinedOutput(); err != nil {
+	if out, err := ipLinkShow(pinned.Net.HostVeth); err != nil {
 		t.Fatalf("the pinned namespace's veth is already gone (%s): nothing for gc to do", out)
 	}
 	if r := e.run("", "gc"); r.Code != 0 {
 		t.Fatalf("gc: %d %s", r.Code, r.Stderr)
 	}
-	if out, _ := exec.Command("ip", "link", "show", pinned.Net.HostVeth).CombinedOutput(); !strings.Contains(string(out), "does not exist") {
+	if out, _ := ipLinkShow(pinned.Net.HostVeth); !strings.Contains(out, "does not exist") {
 		t.Errorf("gc left the pinned namespace's veth: %s", out)
 	}
-	if out, err := exec.Command("ip", "link", "show", user).CombinedOutput(); err != nil || !strings.Contains(string(out), "master "+e.env.Bridge) {
+	if out, err := ipLinkShow(user); err != nil || !strings.Contains(out, "master "+e.env.Bridge) {
 		t.Errorf("gc touched the user's link on the bridge: %v %s", err, out)
 	}
 	if r := e.run("", "exec", "keep", "true"); r.Code != 0 {
@@ -482,7 +482,7 @@ func TestNetPinnedNamespaceGC(t *testing.T) {
 	pinned = e.launchD("--name", "pinned2", e.rootfs, "sleep", "1000")
 	testutil.Run(t, "ip", "netns", "attach", pin, strconv.Itoa(pinned.Pid))
 	e.rmf("pinned2", "keep")
-	if out, err := exec.Command("ip", "link", "show", pinned.Net.HostVeth).CombinedOutput(); err != nil || strings.Contains(string(out), "master") {
+	if out, err := ipLinkShow(pinned.Net.HostVeth); err != nil || strings.Contains(out, "master") {
 		t.Fatalf("want the pinned veth on no bridge after the bridge went: %v %s", err, out)
 	}
 	// Another state directory's gc leaves it: it is not that store's.
@@ -490,16 +490,23 @@ func TestNetPinnedNamespaceGC(t *testing.T) {
 	if r := testutil.RunCmd(t, otherEnv, "", e.bin, "gc"); r.Code != 0 {
 		t.Fatalf("gc of another state directory: %d %s", r.Code, r.Stderr)
 	}
-	if out, err := exec.Command("ip", "link", "show", pinned.Net.HostVeth).CombinedOutput(); err != nil {
+	if out, err := ipLinkShow(pinned.Net.HostVeth); err != nil {
 		t.Fatalf("another state directory's gc deleted the pinned veth: %s", out)
 	}
 	if r := e.run("", "gc"); r.Code != 0 {
 		t.Fatalf("gc: %d %s", r.Code, r.Stderr)
 	}
-	if out, _ := exec.Command("ip", "link", "show", pinned.Net.HostVeth).CombinedOutput(); !strings.Contains(string(out), "does not exist") {
+	if out, _ := ipLinkShow(pinned.Net.HostVeth); !strings.Contains(out, "does not exist") {
 		t.Errorf("gc left the orphaned veth: %s", out)
 	}
 	_ = exec.Command("ip", "netns", "del", pin).Run()
+}
+
+// ipLinkShow is `ip link show NAME`: its output and whether it failed
+// (for a link that does not exist).
+func ipLinkShow(name string) (string, error) {
+	out, err := exec.Command("ip", "link", "show", name).CombinedOutput()
+	return string(out), err
 }
 
 func TestNetNamedNamespace(t *testing.T) {

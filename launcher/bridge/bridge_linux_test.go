@@ -43,6 +43,18 @@ func testBridge(t *testing.T) (string, netip.Prefix) {
 	return br, netip.MustParsePrefix(fmt.Sprintf("10.%d.%d.0/24", 200+int(b[0])%50, b[1]))
 }
 
+// assertRestored checks that the host's network is as in before and that
+// the store records no bridge.
+func assertRestored(t *testing.T, s Store, br string, before testutil.HostNet) {
+	t.Helper()
+	if d := before.Diff(testutil.SnapshotHostNet(t, br)); d != "" {
+		t.Errorf("host changed:\n%s", d)
+	}
+	if l, _ := s.Bridges(); len(l) != 0 {
+		t.Errorf("records left: %v", l)
+	}
+}
+
 func TestJoinLeaveRestoresHost(t *testing.T) {
 	br, subnet := testBridge(t)
 	before := testutil.SnapshotHostNet(t, br)
@@ -135,12 +147,7 @@ func TestJoinLeaveRestoresHost(t *testing.T) {
 		t.Errorf("second tear-down: %v", err)
 	}
 	t.Logf("join: first %v, second %v; leave: not last %v; tear-down %v", cold, warm, warmLeave, coldLeave)
-	if d := before.Diff(testutil.SnapshotHostNet(t, br)); d != "" {
-		t.Errorf("host changed:\n%s", d)
-	}
-	if l, _ := s.Bridges(); len(l) != 0 {
-		t.Errorf("records left: %v", l)
-	}
+	assertRestored(t, s, br, before)
 }
 
 func TestJoinConcurrentDistinct(t *testing.T) {
@@ -209,12 +216,7 @@ func TestJoinRefusesOverlapAndLeavesNothing(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "overlaps") {
 		t.Errorf("join on %s: %v, want an overlap error", p, err)
 	}
-	if d := before.Diff(testutil.SnapshotHostNet(t, br)); d != "" {
-		t.Errorf("host changed:\n%s", d)
-	}
-	if l, _ := s.Bridges(); len(l) != 0 {
-		t.Errorf("records left: %v", l)
-	}
+	assertRestored(t, s, br, before)
 }
 
 // TestGCRemovesIdleBridge: a bridge left idle whose background tear-down
@@ -235,12 +237,7 @@ func TestGCRemovesIdleBridge(t *testing.T) {
 	if _, err := s.GC(func(string) bool { return true }, nil); err != nil {
 		t.Fatal(err)
 	}
-	if d := before.Diff(testutil.SnapshotHostNet(t, br)); d != "" {
-		t.Errorf("host changed after gc of an idle bridge:\n%s", d)
-	}
-	if bs, _ := s.Bridges(); len(bs) != 0 {
-		t.Errorf("records left: %v", bs)
-	}
+	assertRestored(t, s, br, before)
 }
 
 // TestGCLeftoverVethIsStoreScoped: a workload's veth that outlived its
