@@ -16,9 +16,10 @@ func init() {
 }
 
 // workloads counts the launcher's workloads by status. It reads the state
-// files the launcher writes (<state-dir>/<id>/state.json, and the flat
-// <state-dir>/<name>.json of earlier versions) best-effort: a file being
-// rewritten or of an unknown shape is skipped and counted.
+// files the launcher writes (<state-dir>/<id>/state.json) best-effort: a
+// file being rewritten or of an unknown shape is skipped and counted. The
+// directory's other files (the network store's ipam-BRIDGE.json, its
+// locks, the cache) are not workloads.
 type workloads struct {
 	dir string
 }
@@ -42,8 +43,6 @@ type workloadState struct {
 func (w *workloads) update(s *agent.Scan, e *emitter) error {
 	dir := w.dir
 	files, _ := filepath.Glob(filepath.Join(dir, "*", "state.json"))
-	flat, _ := filepath.Glob(filepath.Join(dir, "*.json"))
-	files = append(files, flat...)
 	if len(files) == 0 {
 		if _, err := os.Stat(dir); err != nil && !os.IsNotExist(err) {
 			return fmt.Errorf("workloads state dir: %w", err)
