@@ -146,8 +146,8 @@ for ((i = 0; i < COLD; i++)); do
   first=$(curl -sf -o "$work/cold-scrape" -w '%{time_total}' "http://127.0.0.1:$p/metrics")
   scan=$(awk '/^nsagent_scan_duration_seconds /{print $2}' "$work/cold-scrape")
   kill -9 $cp; wait $cp 2>/dev/null || true
-  l0=$(date +%s%N); lsns >/dev/null; l1=$(date +%s%N)
-  echo "$first $scan $(python3 -c "print(($l1 - $l0) / 1e9)")" >>"$work/cold"
+  l0=$EPOCHREALTIME; lsns >/dev/null; l1=$EPOCHREALTIME
+  echo "$first $scan $(python3 -c "print($l1 - $l0)")" >>"$work/cold"
 done
 python3 - "$work/cold" <<'EOF'
 import sys, statistics

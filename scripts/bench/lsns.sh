@@ -53,16 +53,25 @@ if [ "$nprocs" -lt 2000 ] || [ "$(wc -l <"$state/load/ns")" -lt 200 ]; then
 fi
 
 # measure runs its arguments with output discarded and prints "WALL CPU"
-# in microseconds. EPOCHREALTIME is read by bash itself, no fork around the
-# clock, so both tools carry the same small fork+exec overhead; CPU (user
-# + system, from the time keyword's rusage, 1 ms resolution) is printed
-# beside it because other work on a shared 2-core machine stretches wall
-# times, and a multi-threaded tool's more than a single-threaded one's.
+# in microseconds. The clock is read inside the command substitution,
+# around the command alone: EPOCHREALTIME is read by bash itself, no fork
+# around the clock, and the subshell's own fork and exit (about 5 ms on
+# this kind of machine, measured against the time keyword's real time)
+# stay outside. Both tools carry the same fork+exec of the command itself.
+# CPU (user + system, from the time keyword's rusage, 1 ms resolution) is
+# printed beside it because other work on a shared 2-core machine
+# stretches wall times, and a multi-threaded tool's more than a
+# single-threaded one's.
 measure() {
-  local t0 t1 cpu TIMEFORMAT='%3U %3S'
-  t0=$EPOCHREALTIME
-  cpu=$({ time "$@" >/dev/null 2>&1; } 2>&1)
-  t1=$EPOCHREALTIME
+  local TIMEFORMAT='%3U %3S' out cpu t0 t1
+  out=$({
+    t0=$EPOCHREALTIME
+    { time "$@" >/dev/null 2>&1; } 2>&1
+    t1=$EPOCHREALTIME
+    echo "$t0 $t1"
+  })
+  cpu=${out%%$'\n'*}
+  read -r t0 t1 <<<"${out#*$'\n'}"
   echo "$((${t1/./} - ${t0/./})) $(awk -v u="${cpu% *}" -v s="${cpu#* }" 'BEGIN {printf "%d", (u+s)*1e6}')"
 }
 

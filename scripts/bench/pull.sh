@@ -67,20 +67,21 @@ DOCKER_BUILDKIT=0 docker build -q -t "$ref" "$ctx" >/dev/null 2>"$work/build.log
 docker push -q "$ref" >/dev/null
 size=$(du -sb "$work/registry" | cut -f1)
 
-now() { date +%s%N; }
+# Times are microseconds from EPOCHREALTIME, read by bash itself: no
+# process forked around the clock.
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2))}'; }
 declare -a t_ns t_nsdir t_docker
 for i in $(seq 1 "$ROUNDS"); do
   docker rmi "$ref" >/dev/null
   rm -rf "$work/cache" "$work/rootfs"
-  s=$(now); "$bin" pull --image-dir "$work/cache" "$ref" >/dev/null; e=$(now)
-  t_ns+=($(((e - s) / 1000)))
+  s=${EPOCHREALTIME/./}; "$bin" pull --image-dir "$work/cache" "$ref" >/dev/null; e=${EPOCHREALTIME/./}
+  t_ns+=($((e - s)))
   rm -rf "$work/cache"
-  s=$(now); "$bin" pull --image-dir "$work/cache" "$ref" "$work/rootfs" >/dev/null; e=$(now)
-  t_nsdir+=($(((e - s) / 1000)))
+  s=${EPOCHREALTIME/./}; "$bin" pull --image-dir "$work/cache" "$ref" "$work/rootfs" >/dev/null; e=${EPOCHREALTIME/./}
+  t_nsdir+=($((e - s)))
   sync
-  s=$(now); docker pull -q "$ref" >/dev/null; e=$(now)
-  t_docker+=($(((e - s) / 1000)))
+  s=${EPOCHREALTIME/./}; docker pull -q "$ref" >/dev/null; e=${EPOCHREALTIME/./}
+  t_docker+=($((e - s)))
   sync
 done
 m_ns=$(median "${t_ns[@]}"); m_nsdir=$(median "${t_nsdir[@]}"); m_docker=$(median "${t_docker[@]}")
@@ -100,7 +101,7 @@ printf '  ratio nsagent pull DIR/docker pull   %8.2f\n' "$(echo "$m_nsdir/$m_doc
 declare -a t_img t_dir d_img
 launch_img() { "$bin" launch --rm --net none --image-dir "$work/cache" --state-dir "$state" --cgroup-parent "$parent" "$ref" /bin/true; }
 launch_dir() { "$bin" launch --rm --net none --state-dir "$state" --cgroup-parent "$parent" "$work/rootfs" /bin/true; }
-timed() { local s e; s=$(now); "$@"; e=$(now); echo $(((e - s) / 1000)); }
+timed() { local s e; s=${EPOCHREALTIME/./}; "$@"; e=${EPOCHREALTIME/./}; echo $((e - s)); }
 for i in $(seq 1 "$LAUNCH_ROUNDS"); do
   if ((i % 2)); then
     a=$(timed launch_img); b=$(timed launch_dir)
