@@ -25,7 +25,7 @@
 //
 // A workload's copy-on-write root is an overlay of the cached layers with
 // an upper directory in the workload's own state directory, mounted by
-// the workload's init inside its mount namespace (MountOverlay): it dies
+// the workload's init inside its mount namespace (OverlayRoot): it dies
 // with the workload, the upper goes with the workload's state (rm, --rm,
 // gc), and the cache is never written.
 package images

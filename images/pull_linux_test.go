@@ -145,8 +145,11 @@ func TestPullOCILayoutWhiteouts(t *testing.T) {
 
 	// The same tree through overlayfs, as a launch sees it.
 	wdir := t.TempDir()
-	merged, err := MountOverlay(im.LayerDirs(), wdir)
+	merged, opts, err := OverlayRoot(im.LayerDirs(), wdir)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("overlay", merged, "overlay", 0, opts); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = unix.Unmount(merged, unix.MNT_DETACH) })

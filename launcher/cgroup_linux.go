@@ -243,8 +243,7 @@ func (c *Cgroup) ProcsFiles() []string {
 }
 
 // AddProc moves pid (all its threads) into the cgroup. In v1 this ignores
-// pids.max, which is what lets the Go init join a group whose task limit
-// it alone would exceed.
+// pids.max.
 func (c *Cgroup) AddProc(pid int) error {
 	for _, f := range c.ProcsFiles() {
 		if err := writeCgroupFile(f, strconv.Itoa(pid)); err != nil {

@@ -71,7 +71,7 @@ type Config struct {
 	Rootfs string `json:"rootfs"`
 	// Layers, when set, are an image's unpacked layers (top first): the
 	// init mounts them as a copy-on-write overlay whose upper lives in
-	// the workload's state directory (images.MountOverlay), and Rootfs is
+	// the workload's state directory (images.OverlayRoot), and Rootfs is
 	// then only the top layer's path.
 	Layers     []string   `json:"layers,omitempty"`
 	Args       []string   `json:"args"`
@@ -267,8 +267,8 @@ func checkHostname(c *Config) error {
 }
 
 // minMemory is the smallest limit accepted. Below a page the kernel
-// rounds down to nothing; the launcher keeps its own Go runtime out of
-// the budget, so unlike docker (6M) small limits are allowed.
+// rounds down to nothing; the launcher keeps its init out of the budget,
+// so unlike docker (6M) small limits are allowed.
 const minMemory = 64 << 10
 
 func checkLimits(c *Config) error {

@@ -16,40 +16,51 @@
 // # How a workload starts (the re-exec init pattern)
 //
 // The launcher validates the Config (a list of check functions), records
-// the workload and starts its own binary again, via /proc/self/exe, as
-// the hidden `nsagent init`, with clone flags for the new PID, mount,
-// UTS, IPC and network (and optionally user) namespaces: the namespaces
-// are made by the kernel while the child is still single-threaded. The
-// init is started before the launcher writes the workload's files and
-// makes its cgroup, so that its Go runtime's start (the longest step of
-// a launch) overlaps that work. The launcher then sends over the
-// inherited socket (fd 3) the fds of the cgroup's cgroup.procs files and
-// the config, runs the network's host side (Network.Parent) and says
-// "parent". The init runs its steps (initSteps: root filesystem and
-// pivot_root, hostname, network — after "parent" —, console), finds the
-// command, and as its very last steps writes itself into the workload's
-// cgroup through the fds it was given, unshares its cgroup namespace (so
-// its cgroup is the namespace's root), sets its user on its own thread,
-// says "exec" and execve's; any failure is sent back as a coded error
-// (125 setup, 126 not executable, 127 not found). The socket is
-// close-on-exec: "exec" then EOF tells the launcher the command runs.
-// There is no round trip between "ready" and "go": each one is a
-// scheduler hand-off, which on a busy machine costs more than the work.
+// the workload and starts its own binary again (a sealed view of it, see
+// below) as the hidden `nsagent init`, with clone flags for the new PID,
+// mount, UTS, IPC and network (and optionally user) namespaces: the
+// namespaces are made by the kernel while the child is still
+// single-threaded. The init is C (package nsenter, nsinit.c), run by the
+// binary's constructor before the Go runtime starts: it is one thread
+// from its exec to the command's, and it starts in about a millisecond
+// where the binary's Go runtime and package inits took about 20 (measured
+// with sched tracepoints: the Go init reached pivot_root 21-23 ms after
+// its exec; launches went from 0.79x runc's time to the figure in
+// scripts/bench/launch.sh's output). The launcher writes the workload's
+// files and takes its network address first, starts the init and sends it
+// over the inherited socket (fd 3) its config as records
+// (initwire_linux.go: the launcher resolves everything it can —
+// environment, overlay options, which binds are directories — so the init
+// only makes system calls). While the init builds the root filesystem,
+// the launcher runs the network's host side (Network.Parent) and makes
+// the cgroup, then sends the fds of the cgroup's cgroup.procs files and
+// says "parent". The init joins a named network namespace or brings lo
+// up, builds the root filesystem and pivots into it, checks /proc, sets
+// the hostname, masks paths, waits for "parent", makes the console,
+// finds the command, and
+// as its very last steps writes itself into the workload's cgroup
+// through the fds it was given, unshares its cgroup namespace (so its
+// cgroup is the namespace's root), drops capabilities, sets its user and
+// no_new_privs, says "exec", loads the seccomp filter and execve's; any
+// failure is sent back as a coded error (125 setup, 126 not executable,
+// 127 not found). The socket is close-on-exec: "exec" then EOF tells the
+// launcher the command runs. There is no round trip between "ready" and
+// "go": each one is a scheduler hand-off, which on a busy machine costs
+// more than the work.
 //
-// Joining the cgroup last means the Go init's runtime memory and threads
-// stay charged where they were made (the launcher's cgroup): that is
-// what lets `--mem 4M` run an interactive shell, and v1 does not apply
-// pids.max to a moved process.
+// Joining the cgroup last means what the init used stays charged where it
+// was made (the launcher's cgroup): that is what lets `--mem 4M` run an
+// interactive shell, and v1 does not apply pids.max to a moved process.
 //
 // The cgroup is written directly (cgroup_linux.go says why not through
 // containerd/cgroups), and the binary is linked statically (Makefile):
 // both cut what every start of the binary pays, twice per launch.
 //
 // Networking and hardening plug in here: a Network (bridge, the default;
-// none; host; ns:NAME) has launcher-side Prepare and Parent hooks, an
-// init-side Init hook (the init's first step) and Release; package bridge
-// holds the bridge's links, IPAM and nftables rules. A hardening step is
-// one more initStep.
+// none; host; ns:NAME) has launcher-side Prepare and Parent hooks, the
+// init's part as data (InitNet: lo up, a namespace to join) and Release;
+// package bridge holds the bridge's links, IPAM and nftables rules. A
+// hardening step is a record the launcher sends and a step of nsinit.c.
 //
 // # The binary the workload could reach (CVE-2019-5736)
 //
@@ -91,9 +102,9 @@
 // /proc/self/fd are procfs (PROC_SUPER_MAGIC) before it masks, binds or
 // resolves anything under them: a fake tree left there (by a volume, or
 // a symlink to a directory of the image) is refused, not written
-// through. The highest capability number, which decides how much of the
-// bounding set is dropped, is read from the host's /proc before the root
-// filesystem is set up.
+// through. The bounding set is cut capability by capability up to the
+// first number the kernel refuses (EINVAL): the root filesystem's /proc
+// never has a say in it.
 //
 // # User namespaces (--userns)
 //

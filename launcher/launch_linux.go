@@ -1,7 +1,7 @@
 package launcher
 
 import (
-	"encoding/json"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/nsagent/nsagent/launcher/nsenter"
 )
 
 // Launcher starts workloads. Its paths are values so tests run against
@@ -66,36 +68,21 @@ type Workload struct {
 // Cgroup is the workload's cgroup.
 func (w *Workload) Cgroup() *Cgroup { return w.cg }
 
-// syncMsg is one message on the init's sync socket. The launcher sends
-// the config and then "parent" once the network's Parent hook has run;
-// the init answers "exec" just before execve, or "error". EOF after
-// "exec" means the command runs (the socket is close-on-exec).
-type syncMsg struct {
-	Op   string `json:"op"`
-	Code int    `json:"code,omitempty"`
-	Msg  string `json:"msg,omitempty"`
-}
-
-// initConfig is what the init reads from its inherited fd.
+// initConfig is what the init is told over its inherited fd, as records
+// (initwire_linux.go).
 type initConfig struct {
 	Config
-	// Rootfs is resolved: a directory even when the user gave a tarball.
-	WorkloadDir string `json:"workload_dir"`
-	// CgroupFDs are the init's fds of the workload cgroup's cgroup.procs
-	// files, opened by the launcher and passed over the sync socket: the
-	// init moves itself in through them as its last step, after
-	// pivot_root has hidden the host's cgroupfs.
-	CgroupFDs []int `json:"-"`
+	// WorkloadDir is the workload's state directory (its /etc files,
+	// an image root's upper layer); Rootfs is resolved: a directory even
+	// when the user gave a tarball.
+	WorkloadDir string
 	// Caps is the capability set the command keeps (bounding,
 	// permitted and effective for root; none are inheritable or
-	// ambient); NoNewPrivs sets no_new_privs; Seccomp is the BPF program
-	// to install right before execve (nil: unconfined).
-	Caps        []string `json:"caps"`
-	NoNewPrivs  bool     `json:"no_new_privs"`
-	SeccompProg []byte   `json:"seccomp_bpf,omitempty"`
-
-	sync    *initSync // the init's end of the sync socket
-	lastCap int       // the highest capability the kernel knows
+	// ambient); NoNewPrivs sets no_new_privs; SeccompProg is the BPF
+	// program to install right before execve (nil: unconfined).
+	Caps        []string
+	NoNewPrivs  bool
+	SeccompProg []byte
 }
 
 // seccompFile is the workload's compiled seccomp program in its state
@@ -191,12 +178,6 @@ func (l *Launcher) Launch(cfg *Config, stdio Stdio) (_ *Workload, err error) {
 			return nil, launchErr(ExitLaunchError, "%w", err)
 		}
 	}
-	// The init is started first: its Go runtime starts up (the longest
-	// step of a launch) while this process writes the workload's files
-	// and makes its cgroup, and it waits for its config on the socket.
-	if err := w.fork(&ic, stdio); err != nil {
-		return nil, err
-	}
 	if err := writeEtcFiles(l.Store.WorkloadDir(id), cfg); err != nil {
 		return nil, &Error{Code: ExitLaunchError, Err: err}
 	}
@@ -205,10 +186,21 @@ func (l *Launcher) Launch(cfg *Config, stdio Stdio) (_ *Workload, err error) {
 	if err := net.Prepare(cfg, st); err != nil {
 		return nil, launchErr(ExitLaunchError, "network %s: %w", cfg.Network, err)
 	}
+	cfgWire, err := encodeInit(&ic, net)
+	if err != nil {
+		return nil, launchErr(ExitLaunchError, "%w", err)
+	}
+	if err := w.fork(&ic, stdio); err != nil {
+		return nil, err
+	}
+	// The config goes first: the init sets up the root filesystem while
+	// this process makes the network's host side and the cgroup.
+	if _, err := w.sync.Write(cfgWire); err != nil {
+		return nil, w.initFailed(fmt.Errorf("send config to init: %w", err))
+	}
 	// The namespaces exist from the fork on: the network's host side (the
-	// bridge's veth into the workload) is made now, while the init's
-	// runtime is still starting, not after it has its config; the init
-	// waits for "parent" before its command runs.
+	// bridge's veth into the workload) is made now; the init waits for
+	// "parent" before its command runs.
 	if err := net.Parent(st.Pid, st); err != nil {
 		return nil, launchErr(ExitLaunchError, "network %s: %w", cfg.Network, err)
 	}
@@ -218,7 +210,7 @@ func (l *Launcher) Launch(cfg *Config, stdio Stdio) (_ *Workload, err error) {
 	}
 	w.cg = cg
 	st.CgroupMode = string(cg.Mode())
-	if err := w.run(&ic); err != nil {
+	if err := w.run(); err != nil {
 		return nil, err
 	}
 	return w, nil
@@ -305,10 +297,10 @@ func (w *Workload) fork(ic *initConfig, stdio Stdio) error {
 	// syscall.ForkExec rather than os/exec: os.StartProcess first forks
 	// a throwaway child to probe pidfd support, one more process and
 	// scheduler round trip per launch for nothing the launcher uses.
-	// GOMAXPROCS=1 keeps the init's Go runtime to few threads: execve
-	// has to kill and wait for every one of them.
+	// The marker makes the binary's C constructor run the init (package
+	// nsenter) before the Go runtime starts.
 	pid, err := syscall.ForkExec(self, append([]string{"nsagent"}, w.l.InitArgs...), &syscall.ProcAttr{
-		Env:   []string{"GOMAXPROCS=1"},
+		Env:   []string{nsenter.EnvInit + "=1"},
 		Files: files,
 		Sys:   sys,
 	})
@@ -324,10 +316,10 @@ func (w *Workload) fork(ic *initConfig, stdio Stdio) error {
 	return nil
 }
 
-// run hands the init its config and the cgroup.procs fds, runs the
-// network's host side, and waits until the init has executed the
-// command.
-func (w *Workload) run(ic *initConfig) error {
+// run hands the init the cgroup.procs fds, says "parent" (Launch sent the
+// config and ran the network's host side before this), and waits until
+// the init has executed the command.
+func (w *Workload) run() error {
 	defer w.sync.Close()
 	if w.console != nil {
 		defer w.console.Close()
@@ -346,18 +338,13 @@ func (w *Workload) run(ic *initConfig) error {
 		return w.initFailed(fmt.Errorf("send cgroup to init: %w", err))
 	}
 	st := w.State
-	enc, dec := json.NewEncoder(w.sync), json.NewDecoder(w.sync)
-	if err := enc.Encode(ic); err != nil {
-		return w.initFailed(fmt.Errorf("send config to init: %w", err))
-	}
-	// Launch made the network's host side before this: the init may go on.
-	if err := enc.Encode(syncMsg{Op: "parent"}); err != nil {
+	if _, err := w.sync.Write([]byte{syncParent}); err != nil {
 		return w.initFailed(fmt.Errorf("init: %w", err))
 	}
 	execing := false
+	var op [1]byte
 	for {
-		var msg syncMsg
-		err := dec.Decode(&msg)
+		_, err := io.ReadFull(w.sync, op[:])
 		if errors.Is(err, io.EOF) && execing {
 			break // close-on-exec: execve succeeded
 		}
@@ -367,14 +354,22 @@ func (w *Workload) run(ic *initConfig) error {
 		if err != nil {
 			return w.initFailed(fmt.Errorf("init: %w", err))
 		}
-		switch msg.Op {
-		case "exec":
+		switch op[0] {
+		case syncExec:
 			execing = true
 			continue
-		case "error":
-			return &Error{Code: msg.Code, Err: errors.New(msg.Msg)}
+		case syncError:
+			var hdr [8]byte
+			if _, err := io.ReadFull(w.sync, hdr[:]); err != nil {
+				return w.initFailed(fmt.Errorf("init: %w", err))
+			}
+			msg := make([]byte, min(binary.LittleEndian.Uint32(hdr[4:]), 1<<16))
+			if _, err := io.ReadFull(w.sync, msg); err != nil {
+				return w.initFailed(fmt.Errorf("init: %w", err))
+			}
+			return &Error{Code: int(int32(binary.LittleEndian.Uint32(hdr[:4]))), Err: errors.New(string(msg))}
 		}
-		return w.initFailed(fmt.Errorf("init: unexpected message %q", msg.Op))
+		return w.initFailed(fmt.Errorf("init: unexpected message %q", op[0]))
 	}
 	if w.console != nil {
 		if w.Console, err = recvFD(w.console); err != nil {

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
 	"github.com/nsagent/nsagent/launcher/bridge"
@@ -30,8 +29,12 @@ type Network interface {
 	Prepare(cfg *Config, st *State) error
 	// Parent runs in the launcher with the init's host pid.
 	Parent(pid int, st *State) error
-	// Init runs in the init, inside the workload's network namespace.
-	Init(cfg *Config) error
+	// InitNet is what the init does in the workload's network
+	// namespace before its root filesystem: bring lo up, and/or join
+	// the namespace at the path join instead of the one it was cloned
+	// into. The init is C code (package nsenter) and takes these as
+	// data.
+	InitNet() (loUp bool, join string)
 	// Release undoes what Prepare and Parent did.
 	Release(st *State) error
 }
@@ -52,33 +55,13 @@ func (l *Launcher) network(name string) (Network, error) {
 	return nil, fmt.Errorf("unknown network %q", name)
 }
 
-// initNetwork is the init's network step.
-func initNetwork(c *initConfig) error {
-	n, err := (&Launcher{}).network(c.Network)
-	if err != nil {
-		return err
-	}
-	return n.Init(&c.Config)
-}
-
 // noneNetwork is a new network namespace with only lo, up.
 type noneNetwork struct{}
 
 func (noneNetwork) Prepare(*Config, *State) error { return nil }
 func (noneNetwork) Parent(int, *State) error      { return nil }
 func (noneNetwork) Release(*State) error          { return nil }
-func (noneNetwork) Init(*Config) error            { return loUp() }
-
-func loUp() error {
-	lo, err := netlink.LinkByName("lo")
-	if err != nil {
-		return fmt.Errorf("find lo: %w", err)
-	}
-	if err := netlink.LinkSetUp(lo); err != nil {
-		return fmt.Errorf("set lo up: %w", err)
-	}
-	return nil
-}
+func (noneNetwork) InitNet() (bool, string)       { return true, "" }
 
 // hostNetwork shares the host's network namespace: nothing to do.
 type hostNetwork struct{}
@@ -86,7 +69,7 @@ type hostNetwork struct{}
 func (hostNetwork) Prepare(*Config, *State) error { return nil }
 func (hostNetwork) Parent(int, *State) error      { return nil }
 func (hostNetwork) Release(*State) error          { return nil }
-func (hostNetwork) Init(*Config) error            { return nil }
+func (hostNetwork) InitNet() (bool, string)       { return false, "" }
 
 // NetnsDir is where `ip netns add` keeps named network namespaces.
 var NetnsDir = "/run/netns"
@@ -114,17 +97,10 @@ func (n namedNetwork) Prepare(_ *Config, st *State) error {
 func (namedNetwork) Parent(int, *State) error { return nil }
 func (namedNetwork) Release(*State) error     { return nil }
 
-func (n namedNetwork) Init(*Config) error {
-	fd, err := unix.Open(n.path(), unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("open network namespace %s: %w", n.name, err)
-	}
-	defer unix.Close(fd)
-	if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
-		return fmt.Errorf("join network namespace %s: %w", n.name, err)
-	}
-	return nil
-}
+// InitNet: the init is cloned into a namespace of its own (which dies
+// unused) and joins the named one with setns, before its root filesystem
+// hides /run/netns.
+func (n namedNetwork) InitNet() (bool, string) { return false, n.path() }
 
 // bridgeNetwork puts the workload on a host bridge (package bridge): an
 // address from the IPAM in the launcher's state directory, a veth pair,
@@ -180,7 +156,7 @@ func (b bridgeNetwork) Parent(pid int, st *State) error {
 	return bridge.Publish(n.Bridge, st.ID, addr, n.Ports)
 }
 
-func (bridgeNetwork) Init(*Config) error { return loUp() }
+func (bridgeNetwork) InitNet() (bool, string) { return true, "" }
 
 func (b bridgeNetwork) Release(st *State) error {
 	if st.Net == nil || st.Net.Bridge == "" {

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"unsafe"
 
 	profiles "github.com/moby/profiles/seccomp"
 	"github.com/nsagent/nsagent/internal/atomicfile"
@@ -302,21 +301,4 @@ func lowerFirst(err error) error {
 		return err
 	}
 	return errors.New(strings.ToLower(s[:1]) + s[1:])
-}
-
-// loadSeccomp installs a raw BPF program on the calling thread (the init
-// execve's from it; the filter is inherited across execve).
-func loadSeccomp(prog []byte) error {
-	if len(prog) == 0 {
-		return nil
-	}
-	if len(prog)%8 != 0 {
-		return errors.New("seccomp program is not a whole number of instructions")
-	}
-	fprog := unix.SockFprog{Len: uint16(len(prog) / 8), Filter: (*unix.SockFilter)(unsafe.Pointer(&prog[0]))}
-	if _, _, e := unix.RawSyscall(unix.SYS_SECCOMP, 1 /* SECCOMP_SET_MODE_FILTER */, 0, uintptr(unsafe.Pointer(&fprog))); e != 0 {
-		return fmt.Errorf("load seccomp filter: %w", e)
-	}
-	runtime.KeepAlive(prog)
-	return nil
 }

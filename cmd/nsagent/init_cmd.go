@@ -1,24 +1,17 @@
 package main
 
 import (
-	"os"
-	"runtime"
 
-	"github.com/nsagent/nsagent/launcher"
-	// The C constructor that joins a workload's namespaces for exec.
+	// The C constructors: the workload's init, run before the Go runtime
+	// when the launcher starts this binary as `nsagent init`, and the
+	// joining of a workload's namespaces for exec.
 	_ "github.com/nsagent/nsagent/launcher/nsenter"
 )
 
 func init() {
-	// The workload's init sets its credentials, cgroup namespace and
-	// parent-death signal on its thread alone and then execve's from it:
-	// lock the main goroutine to the main thread before anything else
-	// runs, as runc does.
-	if len(os.Args) > 1 && os.Args[1] == "init" {
-		runtime.LockOSThread()
-	}
+	// The launcher's init never reaches Go (package nsenter's constructor
+	// runs it and execve's or exits); this is `nsagent init` typed by hand.
 	register(&command{name: "init", summary: "the workload's init (internal)", hidden: true, run: func([]string) error {
-		launcher.Init()
-		return nil
+		return exitError{code: 125, msg: "nsagent init: the workload's init, started by nsagent launch only"}
 	}})
 }

@@ -218,8 +218,8 @@ func TestLaunchLimitsHostSide(t *testing.T) {
 }
 
 // TestLaunchInteractiveUnder4M runs an interactive busybox sh under a 4
-// MiB limit (docker refuses below 6M): the Go init's memory is not
-// charged to the workload.
+// MiB limit (docker refuses below 6M): the init's memory is not charged
+// to the workload.
 func TestLaunchInteractiveUnder4M(t *testing.T) {
 	e := newE2E(t)
 	r := e.run("echo hello from $(hostname)\nls /bin | wc -l\nexit 3\n", "launch", "--rm", "--mem", "4M", "--hostname", "tiny", e.rootfs, "sh")

@@ -21,53 +21,9 @@
 #include <grp.h>
 #include <unistd.h>
 
+#include "confine.h"
+
 static pid_t child_pid;
-
-static void die(int code, const char *what, int err);
-
-// send_fd passes fd over the unix socket sock with one byte.
-static int send_fd(int sock, int fd) {
-	char byte = 0, buf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = buf, .msg_controllen = sizeof buf};
-	memset(buf, 0, sizeof buf);
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	return sendmsg(sock, &msg, 0) < 0 ? -1 : 0;
-}
-
-// console makes a pty on the workload's own devpts (this process has
-// joined its mount namespace, so /dev/ptmx is the workload's), sends the
-// master over sock, and makes the terminal this new session's
-// controlling terminal and stdio, owned by uid:gid.
-static void console(int sock, uid_t uid, gid_t gid) {
-	int m = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (m < 0)
-		die(125, "open the workload's /dev/ptmx", errno);
-	int unlock = 0, n;
-	if (ioctl(m, TIOCSPTLCK, &unlock) < 0 || ioctl(m, TIOCGPTN, &n) < 0)
-		die(125, "set up pty", errno);
-	char name[32];
-	snprintf(name, sizeof name, "/dev/pts/%d", n);
-	int t = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (t < 0)
-		die(125, name, errno);
-	if (fchown(t, uid, gid) < 0)
-		die(125, "chown pty", errno);
-	if (send_fd(sock, m) < 0)
-		die(125, "send pty", errno);
-	close(m);
-	close(sock);
-	if (setsid() < 0 || ioctl(t, TIOCSCTTY, 0) < 0)
-		die(125, "set controlling terminal", errno);
-	for (int fd = 0; fd < 3; fd++)
-		if (dup2(t, fd) < 0)
-			die(125, "dup pty", errno);
-	close(t);
-}
 
 static void die(int code, const char *what, int err) {
 	if (err)
@@ -122,57 +78,6 @@ static struct sock_fprog read_seccomp(const char *path) {
 	prog.len = st.st_size / sizeof(struct sock_filter);
 	prog.filter = f;
 	return prog;
-}
-
-static void load_seccomp(struct sock_fprog *prog) {
-	if (prog->len == 0)
-		return;
-	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, prog) < 0)
-		die(125, "load seccomp filter", errno);
-}
-
-// confine gives this process the workload's confinement, as the init
-// gave it to the workload's command (launcher.confine): the bounding set
-// cut to keep, no ambient or inheritable capabilities, permitted and
-// effective = keep for root (none for another user: setresuid cleared
-// them), no_new_privs, and the seccomp filter last (first without
-// no_new_privs: loading it then needs CAP_SYS_ADMIN).
-static void confine(unsigned long long keep, int nnp, struct sock_fprog *prog, unsigned uid, unsigned gid, int joined_user) {
-	if (!nnp)
-		load_seccomp(prog);
-	for (int c = 0; c < 64; c++) {
-		if (keep & (1ULL << c))
-			continue;
-		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0) {
-			if (errno == EINVAL)
-				break; // past the last capability the kernel knows
-			die(125, "drop capability from the bounding set", errno);
-		}
-	}
-	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
-		die(125, "clear ambient capabilities", errno);
-	if (uid != 0 || gid != 0 || joined_user) {
-		if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
-			die(125, "set user", errno);
-	}
-	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
-	struct __user_cap_data_struct cur[2];
-	if (syscall(SYS_capget, &hdr, cur) < 0)
-		die(125, "get capabilities", errno);
-	unsigned long long have = cur[0].permitted | (unsigned long long)cur[1].permitted << 32;
-	if (uid != 0)
-		keep = 0;
-	keep &= have;
-	struct __user_cap_data_struct data[2] = {
-	    {.effective = (__u32)keep, .permitted = (__u32)keep, .inheritable = 0},
-	    {.effective = (__u32)(keep >> 32), .permitted = (__u32)(keep >> 32), .inheritable = 0},
-	};
-	if (syscall(SYS_capset, &hdr, data) < 0)
-		die(125, "set capabilities", errno);
-	if (nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		die(125, "no_new_privs", errno);
-	if (nnp)
-		load_seccomp(prog);
 }
 
 void nsagent_nsenter(int argc, char **argv, char **envp) {
@@ -263,8 +168,9 @@ void nsagent_nsenter(int argc, char **argv, char **envp) {
 		unsigned uid = 0, gid = 0;
 		if (user && *user)
 			sscanf(user, "%u:%u", &uid, &gid);
-		if (console_sock >= 0)
-			console(console_sock, uid, gid);
+		const char *what;
+		if (console_sock >= 0 && nsagent_console(console_sock, uid, gid, &what) < 0)
+			die(125, what, errno);
 		// Nothing this process inherited beyond stdio reaches the
 		// workload (CVE-2016-9962, CVE-2024-21626): an fd of a host
 		// directory would be a way out of the root, even as a working
@@ -280,9 +186,10 @@ void nsagent_nsenter(int argc, char **argv, char **envp) {
 		char wd[4096];
 		if (syscall(SYS_getcwd, wd, sizeof wd) < 0 || wd[0] != '/')
 			die(125, "working directory is outside the workload's root", 0);
-		if (confined)
-			confine(keep, nnp, &prog, uid, gid, joined_user);
-		else if (uid != 0 || gid != 0 || joined_user) {
+		if (confined) {
+			if (nsagent_confine(keep, nnp, &prog, uid, gid, joined_user, NULL, &what) < 0)
+				die(125, what, errno);
+		} else if (uid != 0 || gid != 0 || joined_user) {
 			// In a joined user namespace the host's root is unmapped
 			// there: become the namespace's IDs, root included.
 			if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)

@@ -1,5 +1,16 @@
-// Package nsenter joins a running workload's cgroup and namespaces for
-// `nsagent exec`, before the Go runtime starts.
+// Package nsenter is nsagent's C that runs before the Go runtime starts,
+// from the binary's constructor: the workload's init (nsinit.c, `nsagent
+// init` as the launcher starts it) and the joining of a running
+// workload's cgroup and namespaces for `nsagent exec` (nsenter.c). Both
+// give the command its confinement the same way (confine.c).
+//
+// The init is C for its start-up time: it runs in the new namespaces,
+// sets up the root filesystem and execve's the command in about a
+// millisecond of its own, where the binary's Go runtime and package
+// inits cost about 20 before a Go init could begin (see the launcher
+// package doc). Its config comes over fd 3 as records the launcher wrote
+// (launcher/initwire_linux.go), its errors go back the same way, and it
+// never reaches Go: it execve's the command or exits.
 //
 // setns(2) into a mount or user namespace is refused to a multi-threaded
 // process, and the Go runtime has started threads before main runs. So the
@@ -22,13 +33,16 @@
 //
 // `make build` links the binary statically (see the Makefile): a
 // dynamically linked cgo binary pays the dynamic loader and libc's
-// relocations on every start, and nsagent starts twice per launch.
+// relocations on every start, and nsagent starts twice per launch and
+// exec.
 package nsenter
 
 /*
 #cgo CFLAGS: -Wall -O2
+extern void nsagent_init(int argc, char **argv);
 extern void nsagent_nsenter(int argc, char **argv, char **envp);
 void __attribute__((constructor)) nsagent_nsenter_init(int argc, char **argv, char **envp) {
+	nsagent_init(argc, argv);
 	nsagent_nsenter(argc, argv, envp);
 }
 */
@@ -36,6 +50,9 @@ import "C"
 
 // Env names the variables the constructor reads.
 const (
+	// EnvInit marks `nsagent init`, the workload's init (nsinit.c): the
+	// launcher sets it in the init's otherwise empty environment.
+	EnvInit = "_NSAGENT_INIT"
 	// EnvPid is the workload's init pid in the caller's pid namespace.
 	EnvPid = "_NSAGENT_NSENTER_PID"
 	// EnvCgroupProcs lists cgroup.procs files to join, colon-separated.
