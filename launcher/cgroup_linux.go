@@ -343,11 +343,12 @@ func (c *Cgroup) Delete() error {
 }
 
 // rmdirRetry removes a cgroup directory; a cgroup whose last process was
-// just reaped can be busy for a moment.
+// just reaped can be busy for a moment. rmdir(2) straight away: os.Remove
+// tries unlink(2) first, a failing system call per hierarchy.
 func rmdirRetry(dir string) error {
 	var err error
 	for i := 0; i < 50; i++ {
-		err = os.Remove(dir)
+		err = unix.Rmdir(dir)
 		if err == nil || errors.Is(err, fs.ErrNotExist) {
 			return nil
 		}

@@ -96,8 +96,7 @@ const initFD = 3
 // Launch validates cfg, records the workload, creates its cgroup and
 // starts it: it returns once the command has been executed in the
 // workload (or with an *Error whose Code is 125, 126 or 127, having
-// removed everything it made). The calling goroutine stays locked to its
-// OS thread: the init's parent-death signal is tied to that thread.
+// removed everything it made).
 func (l *Launcher) Launch(cfg *Config, stdio Stdio) (_ *Workload, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, &Error{Code: ExitLaunchError, Err: err}
@@ -143,6 +142,24 @@ func (l *Launcher) Launch(cfg *Config, stdio Stdio) (_ *Workload, err error) {
 		Namespaces: cfg.Namespaces, Hostname: cfg.Hostname, Network: cfg.Network, Detached: cfg.Detach,
 		AutoRemove: cfg.AutoRemove, UID: cfg.UID, GID: cfg.GID, Cwd: cfg.Cwd, Env: cfg.Env, Privileged: cfg.Privileged,
 	}
+	w := &Workload{State: st, l: l, net: net}
+	// The init is forked while this process records the workload and
+	// writes its files, on the other core: the clone with new namespaces
+	// and the init's exec are about 2 ms the launcher no longer waits
+	// for. A detached workload's stdio is its log, in the state directory,
+	// so its init is forked once that exists.
+	var forked <-chan error
+	defer func() {
+		if err != nil {
+			if forked != nil {
+				<-forked // w.pid is set, or the fork failed
+			}
+			w.destroy()
+		}
+	}()
+	if !cfg.Detach {
+		forked = w.startFork(cfg, stdio)
+	}
 	unlock, err := l.Store.Lock()
 	if err != nil {
 		return nil, &Error{Code: ExitLaunchError, Err: err}
@@ -152,12 +169,6 @@ func (l *Launcher) Launch(cfg *Config, stdio Stdio) (_ *Workload, err error) {
 	if err != nil {
 		return nil, &Error{Code: ExitLaunchError, Err: err}
 	}
-	w := &Workload{State: st, l: l, net: net}
-	defer func() {
-		if err != nil {
-			w.destroy()
-		}
-	}()
 	if cfg.Detach {
 		// A detached workload's output goes to a log (nsagent logs).
 		st.LogPath = filepath.Join(l.Store.WorkloadDir(id), "output.log")
@@ -166,7 +177,7 @@ func (l *Launcher) Launch(cfg *Config, stdio Stdio) (_ *Workload, err error) {
 			return nil, launchErr(ExitLaunchError, "log file: %w", err)
 		}
 		defer logf.Close()
-		stdio = Stdio{Stdout: logf, Stderr: logf}
+		forked = w.startFork(cfg, Stdio{Stdout: logf, Stderr: logf})
 	}
 	ic := initConfig{Config: *cfg, WorkloadDir: l.Store.WorkloadDir(id),
 		Caps: caps, NoNewPrivs: !cfg.Privileged && !cfg.NewPrivileges, SeccompProg: prog}
@@ -190,23 +201,26 @@ func (l *Launcher) Launch(cfg *Config, stdio Stdio) (_ *Workload, err error) {
 	if err != nil {
 		return nil, launchErr(ExitLaunchError, "%w", err)
 	}
-	if err := w.fork(&ic, stdio); err != nil {
+	err, forked = <-forked, nil
+	if err != nil {
 		return nil, err
 	}
+	st.Pid = w.pid
+	st.PidStart, _ = procStartTime(w.pid)
 	// The config goes first: the init sets up the root filesystem while
 	// this process makes the network's host side and the cgroup.
 	if _, err := w.sync.Write(cfgWire); err != nil {
-		return nil, w.initFailed(fmt.Errorf("send config to init: %w", err))
+		return nil, w.sendFailed("send config to init", err)
 	}
 	// The namespaces exist from the fork on: the network's host side (the
 	// bridge's veth into the workload) is made now; the init waits for
 	// "parent" before its command runs.
 	if err := net.Parent(st.Pid, st); err != nil {
-		return nil, launchErr(ExitLaunchError, "network %s: %w", cfg.Network, err)
+		return nil, w.orInitError(launchErr(ExitLaunchError, "network %s: %w", cfg.Network, err))
 	}
 	cg, err := CreateCgroup(l.CgroupRoot, st.CgroupPath, cfg.Limits)
 	if err != nil {
-		return nil, &Error{Code: ExitLaunchError, Err: err}
+		return nil, w.orInitError(&Error{Code: ExitLaunchError, Err: err})
 	}
 	w.cg = cg
 	st.CgroupMode = string(cg.Mode())
@@ -235,9 +249,25 @@ func cloneFlags(ns Namespaces) uintptr {
 	return f
 }
 
+// startFork forks the init on a goroutine of its own and returns the
+// channel its error comes on (nil once w.pid and w.pidfd are set). The
+// init's parent-death signal fires when the thread that forked it exits,
+// not the process, so that goroutine stays locked to its thread and
+// blocked for as long as the launcher lives; the caller's goroutine stays
+// free to move between threads.
+func (w *Workload) startFork(cfg *Config, stdio Stdio) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		done <- w.fork(cfg, stdio)
+		select {}
+	}()
+	return done
+}
+
 // fork starts the init in its new namespaces with stdio and the sync
 // (and console) socket; it then waits for its config.
-func (w *Workload) fork(ic *initConfig, stdio Stdio) error {
+func (w *Workload) fork(cfg *Config, stdio Stdio) error {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return launchErr(ExitLaunchError, "sync socket: %w", err)
@@ -254,7 +284,7 @@ func (w *Workload) fork(ic *initConfig, stdio Stdio) error {
 	// The pty is made inside the workload (on its own devpts, so the
 	// terminal's name means something there); its master comes back over
 	// a second socket, as runc's console socket does.
-	if ic.TTY {
+	if cfg.TTY {
 		cfds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
 			return launchErr(ExitLaunchError, "console socket: %w", err)
@@ -274,15 +304,15 @@ func (w *Workload) fork(ic *initConfig, stdio Stdio) error {
 		}
 	}
 	sys := &syscall.SysProcAttr{
-		Cloneflags: cloneFlags(ic.Namespaces),
+		Cloneflags: cloneFlags(cfg.Namespaces),
 		// The workload dies with its launcher; gc then finds it dead.
 		Pdeathsig: syscall.SIGKILL,
 	}
-	if ic.Namespaces.User == NSNew {
-		for _, m := range ic.UIDMap {
+	if cfg.Namespaces.User == NSNew {
+		for _, m := range cfg.UIDMap {
 			sys.UidMappings = append(sys.UidMappings, syscall.SysProcIDMap{ContainerID: m.ContainerID, HostID: m.HostID, Size: m.Size})
 		}
-		for _, m := range ic.GIDMap {
+		for _, m := range cfg.GIDMap {
 			sys.GidMappings = append(sys.GidMappings, syscall.SysProcIDMap{ContainerID: m.ContainerID, HostID: m.HostID, Size: m.Size})
 		}
 		sys.GidMappingsEnableSetgroups = true
@@ -291,9 +321,6 @@ func (w *Workload) fork(ic *initConfig, stdio Stdio) error {
 		// map, and execve would leave it with no capabilities there.
 		sys.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 	}
-	// Pdeathsig fires when the thread that forked the init exits, not the
-	// process: keep this goroutine on its thread for good.
-	runtime.LockOSThread()
 	// syscall.ForkExec rather than os/exec: os.StartProcess first forks
 	// a throwaway child to probe pidfd support, one more process and
 	// scheduler round trip per launch for nothing the launcher uses.
@@ -311,8 +338,6 @@ func (w *Workload) fork(ic *initConfig, stdio Stdio) error {
 	if w.pidfd, err = unix.PidfdOpen(pid, 0); err != nil {
 		return w.initFailed(fmt.Errorf("pidfd of init: %w", err))
 	}
-	w.State.Pid = pid
-	w.State.PidStart, _ = procStartTime(pid)
 	return nil
 }
 
@@ -335,41 +360,28 @@ func (w *Workload) run() error {
 	err = unix.Sendmsg(int(w.sync.Fd()), []byte{0}, unix.UnixRights(fds...), nil, 0)
 	closeAll(procs)
 	if err != nil {
-		return w.initFailed(fmt.Errorf("send cgroup to init: %w", err))
+		return w.sendFailed("send cgroup to init", err)
 	}
 	st := w.State
 	if _, err := w.sync.Write([]byte{syncParent}); err != nil {
-		return w.initFailed(fmt.Errorf("init: %w", err))
+		return w.sendFailed("init", err)
 	}
 	execing := false
-	var op [1]byte
 	for {
-		_, err := io.ReadFull(w.sync, op[:])
-		if errors.Is(err, io.EOF) && execing {
-			break // close-on-exec: execve succeeded
-		}
-		if errors.Is(err, io.EOF) {
+		op, err := w.reply()
+		switch {
+		case errors.Is(err, io.EOF) && execing:
+		case errors.Is(err, io.EOF):
 			return w.initFailed(errors.New("init exited before running the command"))
-		}
-		if err != nil {
-			return w.initFailed(fmt.Errorf("init: %w", err))
-		}
-		switch op[0] {
-		case syncExec:
+		case err != nil:
+			return err
+		case op == syncExec:
 			execing = true
 			continue
-		case syncError:
-			var hdr [8]byte
-			if _, err := io.ReadFull(w.sync, hdr[:]); err != nil {
-				return w.initFailed(fmt.Errorf("init: %w", err))
-			}
-			msg := make([]byte, min(binary.LittleEndian.Uint32(hdr[4:]), 1<<16))
-			if _, err := io.ReadFull(w.sync, msg); err != nil {
-				return w.initFailed(fmt.Errorf("init: %w", err))
-			}
-			return &Error{Code: int(int32(binary.LittleEndian.Uint32(hdr[:4]))), Err: errors.New(string(msg))}
+		default:
+			return w.initFailed(fmt.Errorf("init: unexpected message %q", op))
 		}
-		return w.initFailed(fmt.Errorf("init: unexpected message %q", op[0]))
+		break // close-on-exec: execve succeeded
 	}
 	if w.console != nil {
 		if w.Console, err = recvFD(w.console); err != nil {
@@ -381,6 +393,53 @@ func (w *Workload) run() error {
 		return launchErr(ExitLaunchError, "%w", err)
 	}
 	return nil
+}
+
+// reply reads the init's next message on the sync socket: syncExec, the
+// init's own error as an *Error, io.EOF once it has gone, or a failure to
+// read as the init's failure.
+func (w *Workload) reply() (byte, error) {
+	var op [1]byte
+	if _, err := io.ReadFull(w.sync, op[:]); err != nil {
+		if errors.Is(err, io.EOF) {
+			return 0, io.EOF
+		}
+		return 0, w.initFailed(fmt.Errorf("init: %w", err))
+	}
+	if op[0] != syncError {
+		return op[0], nil
+	}
+	var hdr [8]byte
+	if _, err := io.ReadFull(w.sync, hdr[:]); err != nil {
+		return 0, w.initFailed(fmt.Errorf("init: %w", err))
+	}
+	msg := make([]byte, min(binary.LittleEndian.Uint32(hdr[4:]), 1<<16))
+	if _, err := io.ReadFull(w.sync, msg); err != nil {
+		return 0, w.initFailed(fmt.Errorf("init: %w", err))
+	}
+	return syncError, &Error{Code: int(int32(binary.LittleEndian.Uint32(hdr[:4]))), Err: errors.New(string(msg))}
+}
+
+// sendFailed explains a write to the init that failed.
+func (w *Workload) sendFailed(what string, err error) error {
+	return w.orInitError(w.initFailed(fmt.Errorf("%s: %w", what, err)))
+}
+
+// orInitError returns the init's own error if it has sent one, else err.
+// The init sets up its root while the launcher makes the network's host
+// side and the cgroup: an init that failed there (a root filesystem
+// refused) has said why and exited, and what the launcher then found
+// missing (its namespaces, its end of the socket) is only a consequence.
+// Before "parent" the init sends nothing but an error, so a readable
+// socket holds one (or EOF).
+func (w *Workload) orInitError(err error) error {
+	fds := []unix.PollFd{{Fd: int32(w.sync.Fd()), Events: unix.POLLIN}}
+	if n, _ := unix.Poll(fds, 0); n > 0 {
+		if op, rerr := w.reply(); op == syncError {
+			return rerr
+		}
+	}
+	return err
 }
 
 // stdioSet is the init's fds 0-2 and the files opened to make them.
@@ -530,26 +589,26 @@ func (w *Workload) Wait() (ExitStatus, error) {
 
 func (w *Workload) finish(es ExitStatus) error {
 	// The network's release (its lock, record and the other workloads'
-	// hosts files) and the cgroup's removal (an rmdir per hierarchy, each
-	// waiting on the kernel) touch nothing of each other's: side by side,
-	// a bridge workload's exit is a millisecond or two shorter.
-	netErr := make(chan error, 1)
-	go func() { netErr <- w.net.Release(w.State) }()
-	var errs []error
-	if err := w.cg.Delete(); err != nil {
-		errs = append(errs, err)
-	}
-	if err := <-netErr; err != nil {
-		errs = append(errs, err)
-	}
+	// hosts files), the cgroup's removal (an rmdir per hierarchy, each
+	// waiting on the kernel) and, with --rm, the state's removal touch
+	// nothing of each other's: side by side, an exit is a millisecond or
+	// two shorter.
 	st := w.State
+	netErr, rmErr := make(chan error, 1), make(chan error, 1)
+	go func() { netErr <- w.net.Release(st) }()
 	if st.AutoRemove {
-		unlock, err := w.l.Store.Lock()
-		if err == nil {
-			err = w.l.Store.Remove(st.ID)
-			unlock()
-		}
-		return errors.Join(append(errs, err)...)
+		go func() {
+			unlock, err := w.l.Store.Lock()
+			if err == nil {
+				err = w.l.Store.Remove(st.ID)
+				unlock()
+			}
+			rmErr <- err
+		}()
+	}
+	errs := []error{w.cg.Delete(), <-netErr}
+	if st.AutoRemove {
+		return errors.Join(append(errs, <-rmErr)...)
 	}
 	now := time.Now().UTC()
 	err := w.l.Store.Update(st.ID, func(s *State) {

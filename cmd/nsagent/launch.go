@@ -210,7 +210,10 @@ func launchForeground(l *launcher.Launcher, cfg *launcher.Config) error {
 	// relayed once the workload runs.
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, forwardedSignals...)
-	defer signal.Stop(sigs)
+	// No signal.Stop: nsagent exits when this returns, and Stop waits for
+	// the runtime's signal goroutine with Gosched in a loop, which on
+	// this goroutine (locked to its thread for the init's parent-death
+	// signal) hands the thread back and forth, about 1.7 ms per launch.
 	w, err := l.Launch(cfg, stdio)
 	if err != nil {
 		return launchError(err)
