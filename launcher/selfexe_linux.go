@@ -40,16 +40,38 @@ func SealedSelf(emptyDir string) (string, error) {
 		var oerr error
 		if sealedFile, oerr = overlaySelf(emptyDir); oerr == nil {
 			SealedKind = "overlay"
-			return
-		}
-		if sealedFile, sealedErr = sealSelf(); sealedErr == nil {
+		} else if sealedFile, sealedErr = sealSelf(); sealedErr == nil {
 			SealedKind = "memfd"
+		}
+		if sealedErr == nil {
+			sealedFile, sealedErr = aboveChildFDs(sealedFile)
 		}
 	})
 	if sealedErr != nil {
 		return "", sealedErr
 	}
 	return "/proc/self/fd/" + strconv.Itoa(int(sealedFile.Fd())), nil
+}
+
+// sealedMinFD is the lowest fd number the sealed binary may have: a child
+// is given its stdio and sockets as fds 0-4, dup2'ed there before the
+// execve that resolves /proc/self/fd/N, and a sealed fd among them would
+// be replaced first (the init would exec its sync socket: EACCES). The
+// fd lands that low when the binary is opened before anything else, as
+// when the init is forked at the start of a launch.
+const sealedMinFD = 10
+
+// aboveChildFDs moves f's fd to sealedMinFD or above.
+func aboveChildFDs(f *os.File) (*os.File, error) {
+	if f.Fd() >= sealedMinFD {
+		return f, nil
+	}
+	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, sealedMinFD)
+	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("sealed binary: %w", err)
+	}
+	return os.NewFile(uintptr(fd), f.Name()), nil
 }
 
 // overlaySelf opens the binary through a read-only overlay of its

@@ -3,6 +3,7 @@ package launcher
 import (
 	"errors"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -46,4 +47,55 @@ func TestHardenSealedSelf(t *testing.T) {
 	if len(a) != len(b) || !strings.EqualFold(string(a[:64]), string(b[:64])) {
 		t.Errorf("sealed binary differs from the running one")
 	}
+}
+
+// TestSealedFDAboveChildFDs: a sealed binary opened on a low fd (as when
+// the init is forked before the launcher has opened anything else) is
+// moved above the fds a child gets dup2'ed onto before the execve that
+// resolves /proc/self/fd/N; left at 3 or 4, the init exec'd its sync
+// socket and failed with EACCES.
+func TestSealedFDAboveChildFDs(t *testing.T) {
+	f, err := os.Open("/proc/self/exe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	low := -1
+	for fd := sealedMinFD - 1; fd >= 3; fd-- {
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); errors.Is(err, unix.EBADF) {
+			low = fd
+			break
+		}
+	}
+	if low < 0 {
+		t.Fatalf("no free fd below %d to put the file on", sealedMinFD)
+	}
+	if err := unix.Dup3(int(f.Fd()), low, unix.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	moved, err := aboveChildFDs(os.NewFile(uintptr(low), "low"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer moved.Close()
+	if moved.Fd() < sealedMinFD {
+		t.Errorf("fd %d, want %d or above", moved.Fd(), sealedMinFD)
+	}
+	if _, err := unix.FcntlInt(uintptr(low), unix.F_GETFD, 0); !errors.Is(err, unix.EBADF) {
+		t.Errorf("fd %d left open", low)
+	}
+	if fl, err := unix.FcntlInt(moved.Fd(), unix.F_GETFD, 0); err != nil || fl&unix.FD_CLOEXEC == 0 {
+		t.Errorf("moved fd flags %#x, %v: want close-on-exec", fl, err)
+	}
+	if target, _ := os.Readlink("/proc/self/fd/" + strconv.Itoa(int(moved.Fd()))); target != selfPath(t) {
+		t.Errorf("moved fd names %q, want the binary", target)
+	}
+}
+
+func selfPath(t *testing.T) string {
+	p, err := os.Readlink("/proc/self/exe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
