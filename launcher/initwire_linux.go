@@ -2,8 +2,6 @@ package launcher
 
 import (
 	"encoding/binary"
-	"fmt"
-	"os"
 	"path/filepath"
 
 	"github.com/nsagent/nsagent/images"
@@ -12,14 +10,15 @@ import (
 // The init is C (package nsenter, nsinit.c) and takes its config as
 // records: a tag byte, a little-endian uint32 length and that many bytes;
 // the whole is preceded by its own length, so that the init reads it in
-// one call (and never reads past it into the cgroup fds' message).
-// Strings are not NUL-terminated on the wire; the init terminates them.
+// one call (and never reads past it into the cgroup fds' message). Every
+// string ends with a NUL on the wire, so the init uses the records where
+// they lie.
 // The launcher resolves everything it can (the environment, the network's
 // part, the overlay's options, which binds are directories), so the init
 // only makes system calls.
 const (
 	wireRootfs     = 'R' // the root filesystem directory
-	wireOverlay    = 'O' // target NUL options: an overlay root to mount and use
+	wireOverlay    = 'O' // target NUL options NUL: an overlay root to mount and use
 	wireHostname   = 'H'
 	wireJoinNetns  = 'J' // a network namespace file to setns into
 	wireLoUp       = 'L'
@@ -32,7 +31,7 @@ const (
 	wireCaps       = 'K' // uint64 mask of the capabilities kept
 	wireSeccomp    = 'S' // raw BPF program
 	wireSeccompSrc = 'M' // the profile's name, for messages
-	wireBind       = 'B' // source NUL target NUL flags byte
+	wireBind       = 'B' // flags byte, source NUL, target NUL
 	wireArg        = 'A'
 	wireEnv        = 'E'
 	wireCwd        = 'D'
@@ -66,7 +65,7 @@ func (w *wire) rec(tag byte, b []byte) {
 	*w = append(*w, b...)
 }
 
-func (w *wire) str(tag byte, s string) { w.rec(tag, []byte(s)) }
+func (w *wire) str(tag byte, s string) { w.rec(tag, append([]byte(s), 0)) }
 func (w *wire) flag(tag byte, on bool) {
 	if on {
 		w.rec(tag, nil)
@@ -106,7 +105,7 @@ func encodeInit(ic *initConfig, net Network) (wire, error) {
 		w.str(wireSeccompSrc, ic.SeccompMode())
 	}
 	bind := func(src, target string, flags byte) {
-		w.rec(wireBind, append([]byte(src+"\x00"+filepath.Clean("/"+target)+"\x00"), flags))
+		w.str(wireBind, string([]byte{flags})+src+"\x00"+filepath.Clean("/"+target))
 	}
 	for _, name := range etcFiles {
 		var f byte = bindCreate
@@ -115,13 +114,9 @@ func encodeInit(ic *initConfig, net Network) (wire, error) {
 		}
 		bind(filepath.Join(ic.WorkloadDir, name), "/etc/"+name, f)
 	}
-	for _, m := range ic.Mounts {
-		fi, err := os.Stat(m.Source)
-		if err != nil {
-			return nil, fmt.Errorf("volume %s: %w", m.Source, err)
-		}
+	for i, m := range ic.Mounts {
 		f := byte(bindVolume)
-		if fi.IsDir() {
+		if ic.VolumeDirs[i] {
 			f |= bindDir
 		} else {
 			f |= bindCreate

@@ -78,6 +78,9 @@ type initConfig struct {
 	// an image root's upper layer); Rootfs is resolved: a directory even
 	// when the user gave a tarball.
 	WorkloadDir string
+	// VolumeDirs says which of Config.Mounts' sources are directories
+	// (a file is bound onto a file), as Launch found them.
+	VolumeDirs []bool
 	// Caps is the capability set the command keeps (bounding,
 	// permitted and effective for root; none are inheritable or
 	// ambient); NoNewPrivs sets no_new_privs; SeccompProg is the BPF
@@ -124,10 +127,13 @@ func (l *Launcher) Launch(cfg *Config, stdio Stdio) (_ *Workload, err error) {
 	if err != nil {
 		return nil, &Error{Code: ExitLaunchError, Err: err}
 	}
-	for _, m := range cfg.Mounts {
-		if _, err := os.Stat(m.Source); err != nil {
+	volumeDirs := make([]bool, len(cfg.Mounts))
+	for i, m := range cfg.Mounts {
+		fi, err := os.Stat(m.Source)
+		if err != nil {
 			return nil, launchErr(ExitLaunchError, "volume source %s: %w", m.Source, errors.Unwrap(err))
 		}
+		volumeDirs[i] = fi.IsDir()
 	}
 
 	id := NewID()
@@ -192,7 +198,7 @@ func (l *Launcher) Launch(cfg *Config, stdio Stdio) (_ *Workload, err error) {
 		defer logf.Close()
 		forked = w.startFork(cfg, Stdio{Stdout: logf, Stderr: logf})
 	}
-	ic := initConfig{Config: *cfg, WorkloadDir: l.Store.WorkloadDir(id),
+	ic := initConfig{Config: *cfg, WorkloadDir: l.Store.WorkloadDir(id), VolumeDirs: volumeDirs,
 		Caps: caps, NoNewPrivs: !cfg.Privileged && !cfg.NewPrivileges, SeccompProg: prog}
 	ic.Rootfs = rootfs
 	st.Seccomp, st.Caps, st.NoNewPrivs = cfg.SeccompMode(), caps, ic.NoNewPrivs
@@ -371,22 +377,21 @@ func (w *Workload) run() error {
 	if _, err := w.sync.Write([]byte{syncParent}); err != nil {
 		return w.sendFailed("init", err)
 	}
-	execing := false
-	for {
+	// "exec", then EOF: the socket is close-on-exec, so execve succeeded.
+	for execing := false; ; execing = true {
 		op, err := w.reply()
-		switch {
-		case errors.Is(err, io.EOF) && execing:
-		case errors.Is(err, io.EOF):
+		if errors.Is(err, io.EOF) && execing {
+			break
+		}
+		if errors.Is(err, io.EOF) {
 			return w.initFailed(errors.New("init exited before running the command"))
-		case err != nil:
+		}
+		if err != nil {
 			return err
-		case op == syncExec:
-			execing = true
-			continue
-		default:
+		}
+		if op != syncExec || execing {
 			return w.initFailed(fmt.Errorf("init: unexpected message %q", op))
 		}
-		break // close-on-exec: execve succeeded
 	}
 	if w.console != nil {
 		if w.Console, err = recvFD(w.console); err != nil {

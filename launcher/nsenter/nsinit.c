@@ -111,17 +111,12 @@ static int read_full(int fd, void *p, size_t n) {
 	return 0;
 }
 
-// fail sends "STEP: MESSAGE" with code to the launcher and exits.
-static void __attribute__((noreturn, format(printf, 2, 3))) fail(int code, const char *fmt, ...) {
-	char msg[4096];
-	int n = snprintf(msg, sizeof msg, "%s: ", step);
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg + n, sizeof msg - n, fmt, ap);
-	va_end(ap);
+// send_error sends msg with code to the launcher ("e", int32 code, uint32
+// length, the message) and exits.
+static void __attribute__((noreturn)) send_error(int code, const char *msg) {
 	uint32_t len = strlen(msg);
-	char hdr[9];
 	int32_t c = code;
+	char hdr[9];
 	hdr[0] = 'e';
 	memcpy(hdr + 1, &c, 4);
 	memcpy(hdr + 5, &len, 4);
@@ -130,18 +125,15 @@ static void __attribute__((noreturn, format(printf, 2, 3))) fail(int code, const
 	_exit(code);
 }
 
-// fail_exec is fail without the step: the command's own errors read
-// "exec CMD: ...", as the launcher's checks before the init say them.
-static void __attribute__((noreturn)) fail_exec(int code, const char *msg) {
-	char hdr[9];
-	int32_t c = code;
-	uint32_t len = strlen(msg);
-	hdr[0] = 'e';
-	memcpy(hdr + 1, &c, 4);
-	memcpy(hdr + 5, &len, 4);
-	if (write_full(SYNC_FD, hdr, sizeof hdr) < 0 || write_full(SYNC_FD, msg, len) < 0)
-		fprintf(stderr, "nsagent init: %s\n", msg);
-	_exit(code);
+// fail sends "STEP: MESSAGE" with code to the launcher and exits.
+static void __attribute__((noreturn, format(printf, 2, 3))) fail(int code, const char *fmt, ...) {
+	char msg[4096];
+	int n = snprintf(msg, sizeof msg, "%s: ", step);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg + n, sizeof msg - n, fmt, ap);
+	va_end(ap);
+	send_error(code, msg);
 }
 
 static void *xmalloc(size_t n) {
@@ -172,8 +164,18 @@ static void recv_cgroup_fds(void) {
 	}
 }
 
+// push appends p to the NULL-terminated vector *v of *n entries.
+static void push(char ***v, int *n, char *p) {
+	*v = realloc(*v, (*n + 2) * sizeof(char *));
+	if (*v == NULL)
+		fail(EXIT_LAUNCH, "out of memory");
+	(*v)[(*n)++] = p;
+	(*v)[*n] = NULL;
+}
+
 // read_config reads the launcher's config: a little-endian uint32 length
-// and that many bytes of records, up to 'Z', in one read.
+// and that many bytes of records, up to 'Z', in one read. The records
+// are used where they lie: the launcher ends each string with a NUL.
 static void read_config(void) {
 	uint32_t total;
 	if (read_full(SYNC_FD, &total, 4) < 0)
@@ -183,54 +185,50 @@ static void read_config(void) {
 	char *buf = xmalloc(total), *end = buf + total, *cur = buf;
 	if (read_full(SYNC_FD, buf, total) < 0)
 		fail(EXIT_LAUNCH, "read config: %s", errstr(errno));
-	int argcap = 0, envcap = 0;
 	for (;;) {
-		unsigned char tag;
-		uint32_t len;
 		if (end - cur < 5)
 			fail(EXIT_LAUNCH, "read config: truncated");
-		tag = (unsigned char)*cur;
+		unsigned char tag = (unsigned char)*cur;
+		uint32_t len;
 		memcpy(&len, cur + 1, 4);
-		cur += 5;
-		if (len > (uint32_t)(end - cur))
+		char *v = cur + 5;
+		if (len > (uint32_t)(end - v))
 			fail(EXIT_LAUNCH, "read config: record of %u bytes past the end", len);
-		char *v = xmalloc(len + 1);
-		memcpy(v, cur, len);
-		v[len] = 0;
-		cur += len;
+		cur = v + len;
+		// A string record ends with its NUL (a bind holds two strings
+		// after its flags byte, an overlay two strings).
+		int str = strchr("ROHJDMBAE", tag) != NULL;
+		if (str && (len == 0 || v[len - 1] != 0))
+			fail(EXIT_LAUNCH, "read config: record %c is not a string", tag);
 		switch (tag) {
-		case 'Z':
-			free(v);
-			goto done;
+		case 'Z': goto done;
 		case 'R': cfg.rootfs = v; break;
-		case 'O': // target NUL options
+		case 'O': // target NUL options NUL
 			cfg.overlay_target = v;
 			cfg.overlay_opts = v + strlen(v) + 1;
-			if (cfg.overlay_opts > v + len)
+			if (cfg.overlay_opts >= v + len)
 				fail(EXIT_LAUNCH, "read config: bad overlay record");
 			break;
 		case 'H': cfg.hostname = v; break;
 		case 'J': cfg.netns = v; break;
 		case 'D': cfg.cwd = v; break;
 		case 'M': cfg.seccomp_mode = v; break;
-		case 'L': cfg.lo_up = 1; free(v); break;
-		case 'r': cfg.read_only = 1; free(v); break;
-		case 'P': cfg.privileged = 1; free(v); break;
-		case 'T': cfg.tty = 1; free(v); break;
-		case 'N': cfg.nnp = 1; free(v); break;
-		case 'G': cfg.cgroupns = 1; free(v); break;
+		case 'L': cfg.lo_up = 1; break;
+		case 'r': cfg.read_only = 1; break;
+		case 'P': cfg.privileged = 1; break;
+		case 'T': cfg.tty = 1; break;
+		case 'N': cfg.nnp = 1; break;
+		case 'G': cfg.cgroupns = 1; break;
 		case 'U':
 			if (len != 8)
 				fail(EXIT_LAUNCH, "read config: bad user record");
 			memcpy(&cfg.uid, v, 4);
 			memcpy(&cfg.gid, v + 4, 4);
-			free(v);
 			break;
 		case 'K':
 			if (len != 8)
 				fail(EXIT_LAUNCH, "read config: bad capabilities record");
 			memcpy(&cfg.caps, v, 8);
-			free(v);
 			break;
 		case 'S':
 			if (len == 0 || len % sizeof(struct sock_filter) != 0 || len / sizeof(struct sock_filter) > BPF_MAXINSNS)
@@ -238,50 +236,28 @@ static void read_config(void) {
 			cfg.prog.len = len / sizeof(struct sock_filter);
 			cfg.prog.filter = (struct sock_filter *)v;
 			break;
-		case 'B': { // src NUL target NUL flags
-			size_t a = strlen(v);
-			if (a + 1 >= len)
-				fail(EXIT_LAUNCH, "read config: bad bind record");
-			size_t b = strlen(v + a + 1);
-			if (a + 1 + b + 2 != len)
+		case 'B': { // flags, source NUL, target NUL
+			char *target = v + 1 + strlen(v + 1) + 1;
+			if (len < 3 || target >= v + len)
 				fail(EXIT_LAUNCH, "read config: bad bind record");
 			cfg.binds = realloc(cfg.binds, (cfg.nbinds + 1) * sizeof *cfg.binds);
 			if (cfg.binds == NULL)
 				fail(EXIT_LAUNCH, "out of memory");
-			cfg.binds[cfg.nbinds++] = (struct bind){.src = v, .target = v + a + 1, .flags = (unsigned char)v[len - 1]};
+			cfg.binds[cfg.nbinds++] = (struct bind){.src = v + 1, .target = target, .flags = (unsigned char)v[0]};
 			break;
 		}
-		case 'A':
-			if (cfg.argc + 2 > argcap) {
-				argcap = argcap ? 2 * argcap : 8;
-				cfg.argv = realloc(cfg.argv, argcap * sizeof(char *));
-				if (cfg.argv == NULL)
-					fail(EXIT_LAUNCH, "out of memory");
-			}
-			cfg.argv[cfg.argc++] = v;
-			cfg.argv[cfg.argc] = NULL;
-			break;
-		case 'E':
-			if (cfg.envc + 2 > envcap) {
-				envcap = envcap ? 2 * envcap : 8;
-				cfg.envp = realloc(cfg.envp, envcap * sizeof(char *));
-				if (cfg.envp == NULL)
-					fail(EXIT_LAUNCH, "out of memory");
-			}
-			cfg.envp[cfg.envc++] = v;
-			cfg.envp[cfg.envc] = NULL;
-			break;
+		case 'A': push(&cfg.argv, &cfg.argc, v); break;
+		case 'E': push(&cfg.envp, &cfg.envc, v); break;
 		default:
 			fail(EXIT_LAUNCH, "read config: unknown record %#x", tag);
 		}
 	}
 done:
-	free(buf);
 	if (cfg.argc == 0)
 		fail(EXIT_LAUNCH, "read config: no command");
 	if (cfg.envp == NULL) {
-		cfg.envp = xmalloc(sizeof(char *));
-		cfg.envp[0] = NULL;
+		static char *none[] = {NULL};
+		cfg.envp = none;
 	}
 	if (cfg.rootfs == NULL && cfg.overlay_target == NULL)
 		fail(EXIT_LAUNCH, "read config: no root filesystem");
@@ -711,7 +687,7 @@ static char *look_path(const char *file) {
 		int code = check_executable(file, &why);
 		if (code) {
 			snprintf(msg, sizeof msg, "exec %s: %s", file, why);
-			fail_exec(code, msg);
+			send_error(code, msg);
 		}
 		return (char *)file;
 	}
@@ -742,9 +718,9 @@ static char *look_path(const char *file) {
 		s = e + 1;
 	}
 	if (denied)
-		fail_exec(EXIT_CANNOT_EXECUTE, denied);
+		send_error(EXIT_CANNOT_EXECUTE, denied);
 	snprintf(msg, sizeof msg, "exec %s: executable file not found in the root filesystem's PATH (%s)", file, path);
-	fail_exec(EXIT_NOT_FOUND, msg);
+	send_error(EXIT_NOT_FOUND, msg);
 }
 
 static int say_exec(void) { return write_full(SYNC_FD, "x", 1); }
@@ -846,5 +822,5 @@ void nsagent_init(int argc, char **argv) {
 		         cfg.seccomp_mode ? cfg.seccomp_mode : "");
 	else
 		snprintf(msg, sizeof msg, "exec %s: %s", cfg.argv[0], errstr(e));
-	fail_exec(e == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_EXECUTE, msg);
+	send_error(e == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_EXECUTE, msg);
 }
