@@ -123,12 +123,12 @@ func TestBrowserDockerContainer(t *testing.T) {
 		if !b.scrollToRow(t, p) {
 			t.Fatalf("ancestor %d of the container init not shown after expanding %v", p, chain)
 		}
-		b.run(t, chromedp.Click(fmt.Sprintf(`#tree .row[data-pid="%d"] .tw`, p), chromedp.ByQuery))
+		b.clickRow(t, fmt.Sprintf(`#tree .row[data-pid="%d"] .tw`, p))
 	}
 	if !b.scrollToRow(t, initPID) {
 		t.Fatalf("the container init is not shown after expanding its ancestors %v", chain)
 	}
-	b.run(t, chromedp.Click(row+" .cmd", chromedp.ByQuery))
+	b.clickRow(t, row+" .cmd")
 
 	// Live updates (every second here) keep it open, selected and where
 	// it was on screen.
@@ -211,7 +211,7 @@ func TestBrowserDockerContainer(t *testing.T) {
 		t.Errorf("memory meter of the container: limit %s, want %d", memMax, 64<<20)
 	}
 	// Its subtree link leads back to the init in the logical tree.
-	b.run(t, chromedp.Click(card+" a.subtree", chromedp.ByQuery))
+	b.clickRow(t, card+" a.subtree")
 	b.waitJS(t, "the init selected from the container's link", `document.querySelector('`+row+`.sel')`, 60*time.Second)
 
 	// Keyboard: from the selected init, Left goes to the shim; Left on an

@@ -134,6 +134,23 @@ func (b *browser) run(t *testing.T, actions ...chromedp.Action) {
 	}
 }
 
+// clickRow clicks sel, an element inside a tree row or card that the
+// page's live refresh may re-render between chromedp finding the node and
+// clicking it ("Could not find node with given id"): the click is tried
+// again on the element as it is then, up to three times.
+func (b *browser) clickRow(t *testing.T, sel string) {
+	t.Helper()
+	var err error
+	for i := 0; i < 3; i++ {
+		if err = chromedp.Run(b.ctx, chromedp.Click(sel, chromedp.ByQuery)); err == nil || !strings.Contains(err.Error(), "Could not find node") {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("browser: click %s: %v", sel, err)
+	}
+}
+
 // eval evaluates a JavaScript expression into out.
 func (b *browser) eval(t *testing.T, expr string, out any) {
 	t.Helper()
