@@ -112,7 +112,7 @@ static int read_full(int fd, void *p, size_t n) {
 }
 
 // send_error sends msg with code to the launcher ("e", int32 code, uint32
-// length, the message) and exits.
+// length, the message), if it is still there, and exits.
 static void __attribute__((noreturn)) send_error(int code, const char *msg) {
 	uint32_t len = strlen(msg);
 	int32_t c = code;
@@ -120,8 +120,12 @@ static void __attribute__((noreturn)) send_error(int code, const char *msg) {
 	hdr[0] = 'e';
 	memcpy(hdr + 1, &c, 4);
 	memcpy(hdr + 5, &len, 4);
-	if (write_full(SYNC_FD, hdr, sizeof hdr) < 0 || write_full(SYNC_FD, msg, len) < 0)
-		fprintf(stderr, "nsagent init: %s\n", msg); // no launcher left to tell
+	// A launcher that is gone has given this init up (a launch refused
+	// after the fork: a name in use, a subnet that overlaps) or died (the
+	// parent-death signal follows): nobody is left to tell, and the
+	// workload's stderr is not the place, so the init ends quietly.
+	if (write_full(SYNC_FD, hdr, sizeof hdr) == 0)
+		write_full(SYNC_FD, msg, len);
 	_exit(code);
 }
 
