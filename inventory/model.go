@@ -11,6 +11,8 @@
 package inventory
 
 import (
+	"cmp"
+	"slices"
 	"time"
 )
 
@@ -210,6 +212,7 @@ type Namespace struct {
 	Interfaces []Interface `json:"interfaces,omitempty"`
 
 	mountPath string // a path that opens it through an nsfs mount
+	nprocs    int    // len(PIDs) to be, while the scan builds it
 }
 
 // NProcs returns the number of processes in the namespace.
@@ -351,27 +354,33 @@ type Snapshot struct {
 	Cgroups *Cgroups `json:"cgroups,omitempty"`
 	Stats   Stats    `json:"stats"`
 
-	byPID map[int]*Process
-	byNS  map[NSKey]*Namespace
+	byNS map[NSKey]*Namespace
 }
 
-// Process returns the process with the given pid, or nil.
-func (s *Snapshot) Process(pid int) *Process { return s.byPID[pid] }
+// Process returns the process with the given pid, or nil. Processes are
+// sorted by pid: a binary search, rather than a map of every process
+// built for the few hundred lookups `nsagent lsns` makes.
+func (s *Snapshot) Process(pid int) *Process {
+	i, ok := slices.BinarySearchFunc(s.Processes, pid, func(p *Process, pid int) int { return cmp.Compare(p.PID, pid) })
+	if !ok {
+		return nil
+	}
+	return s.Processes[i]
+}
 
 // Namespace returns the namespace of type t with inode ino, or nil.
 func (s *Snapshot) Namespace(t NSType, ino uint64) *Namespace {
 	return s.byNS[NSKey{t, ino}]
 }
 
-// index builds the lookup maps; Scan and tests call it once the slices are
-// final.
-func (s *Snapshot) index() {
-	s.byPID = make(map[int]*Process, len(s.Processes))
-	for _, p := range s.Processes {
-		s.byPID[p.PID] = p
+// index sets the namespace lookup map, byNS if given (the map the
+// namespaces were built in), else one built from s.Namespaces.
+func (s *Snapshot) index(byNS map[NSKey]*Namespace) {
+	if byNS == nil {
+		byNS = make(map[NSKey]*Namespace, len(s.Namespaces))
+		for _, n := range s.Namespaces {
+			byNS[NSKey{n.Type, n.Inode}] = n
+		}
 	}
-	s.byNS = make(map[NSKey]*Namespace, len(s.Namespaces))
-	for _, n := range s.Namespaces {
-		s.byNS[NSKey{n.Type, n.Inode}] = n
-	}
+	s.byNS = byNS
 }
