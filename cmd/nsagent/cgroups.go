@@ -16,6 +16,7 @@ func init() {
 }
 
 func runCgroups(args []string) error {
+	oneShotGC()
 	fs := newFlagSet("cgroups", "[flags]")
 	output := fs.StringP("output", "o", "table", "output format: table or json")
 	paths := pathFlags(fs)

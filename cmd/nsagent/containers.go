@@ -16,6 +16,7 @@ func init() {
 }
 
 func runContainers(args []string) error {
+	oneShotGC()
 	fs := newFlagSet("containers", "[flags]")
 	output := fs.StringP("output", "o", "table", "output format: table or json")
 	paths := pathFlags(fs)

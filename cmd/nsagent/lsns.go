@@ -14,6 +14,7 @@ func init() {
 }
 
 func runLsns(args []string) error {
+	oneShotGC()
 	fs := newFlagSet("lsns", "[flags] [NAMESPACE-INODE]")
 	jsonOut := fs.BoolP("json", "J", false, "use JSON output format")
 	list := fs.BoolP("list", "l", false, "use list format output (no tree)")

@@ -17,6 +17,7 @@ func init() {
 }
 
 func runTree(args []string) error {
+	oneShotGC()
 	fs := newFlagSet("tree", "[flags]")
 	output := fs.StringP("output", "o", "table", "output format: table or json")
 	logical := fs.Bool("logical", false, "nest processes under their logical parent (a shim under its containerd) instead of their real one")
