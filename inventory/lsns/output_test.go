@@ -28,13 +28,13 @@ func TestWriteCellsLargeTable(t *testing.T) {
 	var cells [][]string
 	cells = append(cells, []string{"NS", "TYPE", "NPROCS", "COMMAND"})
 	for i := range 3000 {
-		cmd := strings.Repeat("x", i%97)
+		ns := fmt.Sprint(4026531840 + i)
 		if i%5 == 0 {
-			cmd = "└─" + cmd // multi-byte tree drawing
+			ns = "└─" + ns // the tree drawn in NS (-T parent): multi-byte, padded by runes
 		}
-		cells = append(cells, []string{fmt.Sprint(4026531840 + i), []string{"net", "mnt", "cgroup"}[i%3], fmt.Sprint(i % 1234), cmd})
+		cells = append(cells, []string{ns, []string{"net", "mnt", "cgroup"}[i%3], fmt.Sprint(i % 1234), strings.Repeat("x", i%97)})
 	}
-	right := []bool{true, false, true, false}
+	right := []bool{false, false, true, false}
 
 	// The reference: widths by rune count, padding with strings.Repeat.
 	width := make([]int, len(right))
