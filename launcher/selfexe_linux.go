@@ -40,6 +40,8 @@ func SealedSelf(emptyDir string) (string, error) {
 		var oerr error
 		if sealedFile, oerr = overlaySelf(emptyDir); oerr == nil {
 			SealedKind = "overlay"
+		} else if sealedFile, oerr = overlaySelfDetached(); oerr == nil {
+			SealedKind = "overlay"
 		} else if sealedFile, sealedErr = sealSelf(); sealedErr == nil {
 			SealedKind = "memfd"
 		}
@@ -79,18 +81,48 @@ func aboveChildFDs(f *os.File) (*os.File, error) {
 // namespace: nothing can remount it writable or reach its lower layer
 // through it, and it costs a few syscalls instead of a 24 MB copy.
 func overlaySelf(emptyDir string) (*os.File, error) {
+	if err := os.MkdirAll(emptyDir, 0o700); err != nil {
+		return nil, err
+	}
+	if ents, err := os.ReadDir(emptyDir); err != nil || len(ents) > 0 {
+		return nil, fmt.Errorf("%s is not an empty directory", emptyDir)
+	}
+	return overlayOver(emptyDir)
+}
+
+// overlaySelfDetached is overlaySelf with an empty tmpfs attached nowhere
+// as the second layer, for when the state directory's empty directory
+// cannot be one: overlayfs refuses layers inside each other (ELOOP), as
+// when the state directory lies under the binary's directory (a binary
+// and --state-dir both in /tmp). The sealed copy it saves is 24 MB of
+// memory and about 9 ms per launch here. Kernels before 6.15 refuse
+// layers from a detached mount; SealedSelf then copies.
+func overlaySelfDetached() (*os.File, error) {
+	ctx, err := unix.Fsopen("tmpfs", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("fsopen tmpfs: %w", err)
+	}
+	defer unix.Close(ctx)
+	if err := unix.FsconfigCreate(ctx); err != nil {
+		return nil, fmt.Errorf("tmpfs create: %w", err)
+	}
+	empty, err := unix.Fsmount(ctx, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("fsmount tmpfs: %w", err)
+	}
+	defer unix.Close(empty)
+	return overlayOver("/proc/self/fd/" + strconv.Itoa(empty))
+}
+
+// overlayOver opens the binary through a read-only overlay of its
+// directory on top of emptyDir.
+func overlayOver(emptyDir string) (*os.File, error) {
 	bin, err := os.Readlink("/proc/self/exe")
 	if err != nil {
 		return nil, err
 	}
 	if strings.HasSuffix(bin, " (deleted)") {
 		return nil, errors.New("binary deleted")
-	}
-	if err := os.MkdirAll(emptyDir, 0o700); err != nil {
-		return nil, err
-	}
-	if ents, err := os.ReadDir(emptyDir); err != nil || len(ents) > 0 {
-		return nil, fmt.Errorf("%s is not an empty directory", emptyDir)
 	}
 	esc := func(p string) string { return strings.ReplaceAll(strings.ReplaceAll(p, `\`, `\\`), `:`, `\:`) }
 	ctx, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)

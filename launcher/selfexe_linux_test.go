@@ -2,7 +2,9 @@ package launcher
 
 import (
 	"errors"
+	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -98,4 +100,57 @@ func selfPath(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// TestSealedSelfDetachedLayer: with the empty directory inside the
+// binary's own directory (a binary and --state-dir both under /tmp),
+// overlayfs refuses the layers; a detached empty tmpfs as the second
+// layer seals the binary through an overlay all the same (kernel 6.15
+// and later), read-only and showing the running binary's bytes. An older
+// kernel refuses the detached layer, and the sealed copy serves.
+func TestSealedSelfDetachedLayer(t *testing.T) {
+	testutil.RequireRoot(t)
+	self, err := os.Readlink("/proc/self/exe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inside := filepath.Join(filepath.Dir(self), "sealed-empty-test")
+	t.Cleanup(func() { os.Remove(inside) })
+	if f, err := overlaySelf(inside); err == nil {
+		f.Close()
+		t.Errorf("overlay with its empty layer %s inside the binary's directory: no error, want overlayfs's refusal", inside)
+	}
+
+	f, err := overlaySelfDetached()
+	var u unix.Utsname
+	_ = unix.Uname(&u)
+	release := unix.ByteSliceToString(u.Release[:])
+	if err != nil {
+		var major, minor int
+		fmt.Sscanf(release, "%d.%d", &major, &minor)
+		if major > 6 || major == 6 && minor >= 15 {
+			t.Fatalf("detached layer on %s: %v", release, err)
+		}
+		t.Logf("kernel %s refuses a detached layer (%v): the sealed copy serves", release, err)
+		if f, err = sealSelf(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer f.Close()
+	p := "/proc/self/fd/" + strconv.Itoa(int(f.Fd()))
+	if w, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0); err == nil {
+		_, err = w.Write([]byte("x"))
+		w.Close()
+		if err == nil {
+			t.Errorf("the sealed binary %s took a write", p)
+		}
+	}
+	a, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile("/proc/self/exe")
+	if len(a) != len(b) || string(a[:4096]) != string(b[:4096]) {
+		t.Errorf("sealed binary differs from the running one")
+	}
 }
