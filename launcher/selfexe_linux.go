@@ -95,8 +95,9 @@ func overlaySelf(emptyDir string) (*os.File, error) {
 // cannot be one: overlayfs refuses layers inside each other (ELOOP), as
 // when the state directory lies under the binary's directory (a binary
 // and --state-dir both in /tmp). The sealed copy it saves is 24 MB of
-// memory and about 9 ms per launch here. Kernels before 6.15 refuse
-// layers from a detached mount; SealedSelf then copies.
+// memory per launch, and 3.6 ms of a 52 ms launch here (20 alternating
+// rounds). Kernels before 6.15 refuse layers from a detached mount;
+// SealedSelf then copies.
 func overlaySelfDetached() (*os.File, error) {
 	ctx, err := unix.Fsopen("tmpfs", unix.FSOPEN_CLOEXEC)
 	if err != nil {
