@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -178,5 +179,85 @@ func TestLiveReuse(t *testing.T) {
 			}
 			t.Logf("second scan: reused %d, read %d", s2.Reused, s2.Read)
 		})
+	}
+}
+
+// TestLiveEventList: with the proc connector up, an incremental scan takes
+// its processes from the last scan and the events since, not from listing
+// /proc, and that list stays true: a new process appears, a killed and
+// reaped one goes, and a zombie (whose reaping sends no event) goes once
+// its parent reaps it.
+func TestLiveEventList(t *testing.T) {
+	testutil.RequireRoot(t)
+	a, err := New(Options{MinInterval: time.Nanosecond, ProcEvents: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if !a.Stats().ConnectorUp {
+		testutil.Unavailable(t, "the proc connector (CAP_NET_ADMIN in the host's network namespace)")
+	}
+	ctx := context.Background()
+	scan := func() *Scan {
+		t.Helper()
+		time.Sleep(100 * time.Millisecond) // let the events arrive
+		s, err := a.Scan(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	doomed := testutil.Start(t, exec.Command("sleep", "60"))
+	scan() // full
+	scan() // armed: the next ones may use the events
+	s := scan()
+	if s.Snapshot.Process(doomed.Process.Pid) == nil || s.Reused == 0 {
+		t.Fatalf("incremental scan: doomed pid %d missing or nothing reused (reused %d)", doomed.Process.Pid, s.Reused)
+	}
+
+	// A parent that does not reap its exited child until told to.
+	parent := exec.Command("sh", "-c", "sleep 0.05 & echo $!; read x; wait")
+	stdin, err := parent.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := parent.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.Start(t, parent)
+	var zpid int
+	if _, err := fmt.Fscan(out, &zpid); err != nil {
+		t.Fatal(err)
+	}
+	fresh := testutil.Start(t, exec.Command("sleep", "60"))
+	_ = doomed.Process.Kill()
+	_ = doomed.Wait()
+	time.Sleep(200 * time.Millisecond) // the child exits: a zombie
+
+	s = scan()
+	if p := s.Snapshot.Process(fresh.Process.Pid); p == nil || p.Comm != "sleep" {
+		t.Errorf("new process %d: %+v, want sleep", fresh.Process.Pid, p)
+	}
+	if p := s.Snapshot.Process(doomed.Process.Pid); p != nil {
+		t.Errorf("killed and reaped pid %d still listed: %+v", doomed.Process.Pid, p)
+	}
+	if p := s.Snapshot.Process(zpid); p == nil || p.State != "Z" {
+		t.Errorf("zombie %d: %+v, want state Z", zpid, p)
+	}
+	if s.Reused == 0 {
+		t.Errorf("scan reused nothing: the connector's list was not used")
+	}
+
+	stdin.Write([]byte("\n")) // the parent reaps the zombie and exits
+	_ = parent.Wait()
+	for i := 0; i < 3; i++ {
+		s = scan()
+	}
+	if p := s.Snapshot.Process(zpid); p != nil {
+		t.Errorf("reaped zombie %d still listed: %+v", zpid, p)
+	}
+	if p := s.Snapshot.Process(parent.Process.Pid); p != nil {
+		t.Errorf("exited parent %d still listed: %+v", parent.Process.Pid, p)
 	}
 }

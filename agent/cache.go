@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -117,6 +118,32 @@ func (c *procCache) end(snap *inventory.Snapshot) (reused, read int) {
 	return reused, read
 }
 
+// PIDs implements inventory.PIDSource: with the proc connector vouching
+// for the time since the last scan, the processes are that scan's plus
+// those an event named since (new, exec'd, exited). A zombie's reaping
+// sends no event, so zombies are read again until they are gone.
+func (c *procCache) PIDs() ([]int, map[int]struct{}, bool) {
+	if c.full || !c.useEvents {
+		return nil, nil, false
+	}
+	pids := make([]int, 0, len(c.procs)+len(c.taken))
+	changed := make(map[int]struct{}, len(c.taken))
+	for pid, p := range c.procs {
+		if p.State == "Z" {
+			changed[pid] = struct{}{}
+		}
+		if _, ok := c.taken[pid]; !ok {
+			pids = append(pids, pid)
+		}
+	}
+	for pid := range c.taken {
+		pids = append(pids, pid)
+		changed[pid] = struct{}{}
+	}
+	slices.Sort(pids)
+	return pids, changed, true
+}
+
 // Unchanged implements inventory.ProcessCache.
 func (c *procCache) Unchanged(pid int) *inventory.Process {
 	if c.full || !c.useEvents {
@@ -132,9 +159,10 @@ func (c *procCache) Unchanged(pid int) *inventory.Process {
 		return nil
 	}
 	p := c.procs[pid]
-	if p != nil {
-		c.reused.Add(1)
+	if p == nil || p.State == "Z" { // reaped without an event: read it
+		return nil
 	}
+	c.reused.Add(1)
 	return p
 }
 

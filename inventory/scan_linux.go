@@ -260,6 +260,12 @@ func (s *Scanner) readProcesses(ctx context.Context, root int) ([]*Process, Stat
 	var vanished, inaccessible [64]int // per worker
 	workers := min(s.workers, len(vanished))
 	q := newPIDQueue()
+	var known []int
+	var mayBeGone map[int]struct{}
+	fromCache := false
+	if src, ok := s.cache.(PIDSource); ok {
+		known, mayBeGone, fromCache = src.PIDs()
+	}
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
@@ -274,7 +280,9 @@ func (s *Scanner) readProcesses(ctx context.Context, root int) ([]*Process, Stat
 				p, err := r.read(pid)
 				switch {
 				case errors.Is(err, errVanished):
-					vanished[w]++
+					if _, gone := mayBeGone[pid]; !gone {
+						vanished[w]++
+					}
 				case err != nil:
 					inaccessible[w]++
 					got[w] = append(got[w], read{j, p}) // may be partial; kept for the tree
@@ -284,11 +292,16 @@ func (s *Scanner) readProcesses(ctx context.Context, root int) ([]*Process, Stat
 			}
 		}(w)
 	}
-	err := s.streamPIDs(func(batch []int) {
-		if ctx.Err() == nil {
-			q.add(batch)
-		}
-	})
+	var err error
+	if fromCache {
+		q.add(known)
+	} else {
+		err = s.streamPIDs(func(batch []int) {
+			if ctx.Err() == nil {
+				q.add(batch)
+			}
+		})
+	}
 	q.close()
 	wg.Wait()
 	if err != nil {
