@@ -26,7 +26,13 @@ func fixturePaths(layout string) Paths {
 
 func scanFixture(t *testing.T, layout string) *Snapshot {
 	t.Helper()
-	s, err := NewScanner(Options{Paths: fixturePaths(layout)})
+	return scanFixtureWith(t, layout, nil)
+}
+
+// scanFixtureWith scans a fixture tree with cache (nil: none).
+func scanFixtureWith(t *testing.T, layout string, cache ProcessCache) *Snapshot {
+	t.Helper()
+	s, err := NewScanner(Options{Paths: fixturePaths(layout), Cache: cache})
 	if err != nil {
 		t.Fatal(err)
 	}

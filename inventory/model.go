@@ -354,7 +354,7 @@ type Snapshot struct {
 	Cgroups *Cgroups `json:"cgroups,omitempty"`
 	Stats   Stats    `json:"stats"`
 
-	byNS map[NSKey]*Namespace
+	byNS map[NSKey]*Namespace // the map the scan built the namespaces in
 }
 
 // Process returns the process with the given pid, or nil. Processes are
@@ -371,16 +371,4 @@ func (s *Snapshot) Process(pid int) *Process {
 // Namespace returns the namespace of type t with inode ino, or nil.
 func (s *Snapshot) Namespace(t NSType, ino uint64) *Namespace {
 	return s.byNS[NSKey{t, ino}]
-}
-
-// index sets the namespace lookup map, byNS if given (the map the
-// namespaces were built in), else one built from s.Namespaces.
-func (s *Snapshot) index(byNS map[NSKey]*Namespace) {
-	if byNS == nil {
-		byNS = make(map[NSKey]*Namespace, len(s.Namespaces))
-		for _, n := range s.Namespaces {
-			byNS[NSKey{n.Type, n.Inode}] = n
-		}
-	}
-	s.byNS = byNS
 }

@@ -1,7 +1,6 @@
 package inventory
 
 import (
-	"context"
 	"slices"
 	"testing"
 )
@@ -31,18 +30,7 @@ func TestScanPIDSource(t *testing.T) {
 		}
 		return out
 	}
-	scan := func(c ProcessCache) *Snapshot {
-		t.Helper()
-		s, err := NewScanner(Options{Paths: fixturePaths("v1"), Cache: c})
-		if err != nil {
-			t.Fatal(err)
-		}
-		snap, err := s.Scan(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return snap
-	}
+	scan := func(c ProcessCache) *Snapshot { t.Helper(); return scanFixtureWith(t, "v1", c) }
 
 	all := pidsOf(scan(&listCache{}))
 	if len(all) != 10 {

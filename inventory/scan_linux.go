@@ -89,9 +89,7 @@ func (s *Scanner) Scan(ctx context.Context) (*Snapshot, error) {
 		pids, inodes := mountNamespaceHolders(procs)
 		reading.Go(func() { mounts = s.readMountTables(root, pids, inodes) })
 	}
-	var byNS map[NSKey]*Namespace
-	snap.Namespaces, byNS = s.buildNamespaces(procs)
-	snap.index(byNS)
+	snap.Namespaces, snap.byNS = s.buildNamespaces(procs)
 	if s.fields&FieldDetails == 0 {
 		// Only the processes a namespace is shown by need their command
 		// line and user: a few hundred rows, not every process.
@@ -140,32 +138,22 @@ func (s *Scanner) Scan(ctx context.Context) (*Snapshot, error) {
 	return snap, ctx.Err()
 }
 
-// listPIDs lists the numeric entries of the procfs root.
+// listPIDs lists the numeric entries of the procfs root, sorted.
 func (s *Scanner) listPIDs() ([]int, error) {
-	var pids []int
-	err := s.streamPIDs(func(batch []int) { pids = append(pids, batch...) })
+	fd, err := unix.Open(s.paths.Procfs, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("list processes: %w", err)
+	}
+	defer closeFD(fd)
+	var pids []int
+	if err := readPIDs(fd, make([]byte, 8<<10), func(batch []int) { pids = append(pids, batch...) }); err != nil {
+		return nil, fmt.Errorf("list processes in %s: %w", s.paths.Procfs, err)
 	}
 	// procfs lists processes in pid order; sorted for any other tree.
 	if !slices.IsSorted(pids) {
 		slices.Sort(pids)
 	}
 	return pids, nil
-}
-
-// streamPIDs lists the numeric entries of the procfs root, passing each
-// getdents batch to emit (in directory order) as it is read.
-func (s *Scanner) streamPIDs(emit func([]int)) error {
-	fd, err := unix.Open(s.paths.Procfs, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("list processes: %w", err)
-	}
-	defer closeFD(fd)
-	if err := readPIDs(fd, make([]byte, 8<<10), emit); err != nil {
-		return fmt.Errorf("list processes in %s: %w", s.paths.Procfs, err)
-	}
-	return nil
 }
 
 // readPIDs reads the numeric entries of the directory open at fd straight
@@ -249,8 +237,8 @@ func (q *pidQueue) take() (j, pid int, ok bool) {
 	return j, q.pids[j], true
 }
 
-// readProcesses lists the procfs root on this goroutine and reads the
-// processes on a pool of workers as they are listed.
+// readProcesses reads the processes on a pool of workers as this
+// goroutine lists the procfs root, or those a PIDSource cache vouches for.
 func (s *Scanner) readProcesses(ctx context.Context, root int) ([]*Process, Stats, error) {
 	type read struct {
 		j int
@@ -260,11 +248,13 @@ func (s *Scanner) readProcesses(ctx context.Context, root int) ([]*Process, Stat
 	var vanished, inaccessible [64]int // per worker
 	workers := min(s.workers, len(vanished))
 	q := newPIDQueue()
-	var known []int
 	var mayBeGone map[int]struct{}
 	fromCache := false
 	if src, ok := s.cache.(PIDSource); ok {
-		known, mayBeGone, fromCache = src.PIDs()
+		var known []int
+		if known, mayBeGone, fromCache = src.PIDs(); fromCache {
+			q.pids, q.done = known, true
+		}
 	}
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
@@ -293,14 +283,17 @@ func (s *Scanner) readProcesses(ctx context.Context, root int) ([]*Process, Stat
 		}(w)
 	}
 	var err error
-	if fromCache {
-		q.add(known)
-	} else {
-		err = s.streamPIDs(func(batch []int) {
+	if !fromCache {
+		// The root Scan holds open is listed: getdents moves only its
+		// offset, which the workers' openat calls relative to it ignore.
+		err = readPIDs(root, make([]byte, 8<<10), func(batch []int) {
 			if ctx.Err() == nil {
 				q.add(batch)
 			}
 		})
+		if err != nil {
+			err = fmt.Errorf("list processes in %s: %w", s.paths.Procfs, err)
+		}
 	}
 	q.close()
 	wg.Wait()

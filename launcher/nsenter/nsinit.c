@@ -611,6 +611,15 @@ static const char *masked_paths[] = {"/proc/asound",     "/proc/acpi",         "
                                      "/proc/sched_debug", "/proc/scsi",        "/sys/firmware",    "/sys/devices/virtual/powercap"};
 static const char *readonly_paths[] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"};
 
+// open_kernel_path opens p (under the init's own /proc or /sys) without
+// following it, for mask_paths; -1 if it does not exist on this kernel.
+static int open_kernel_path(const char *p, const char *what) {
+	int fd = open(p, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno != ENOENT)
+		fail(EXIT_LAUNCH, "%s %s: %s", what, p, errstr(errno));
+	return fd;
+}
+
 // mask_paths runs after pivot_root, on the procfs and sysfs the init
 // mounted itself: a file gets /dev/null bound over it, a directory an
 // empty read-only tmpfs. Nothing is followed: a symlink is left alone.
@@ -626,11 +635,9 @@ static void mask_paths(void) {
 		fail(EXIT_LAUNCH, "/dev/null is not the null device");
 	for (size_t i = 0; i < sizeof masked_paths / sizeof masked_paths[0]; i++) {
 		const char *p = masked_paths[i];
-		int fd = open(p, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0 && errno == ENOENT)
-			continue;
+		int fd = open_kernel_path(p, "mask");
 		if (fd < 0)
-			fail(EXIT_LAUNCH, "mask %s: %s", p, errstr(errno));
+			continue;
 		int r = fstat(fd, &st);
 		if (r == 0 && S_ISDIR(st.st_mode))
 			r = mount("tmpfs", fdpath(fd), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0,mode=0");
@@ -642,11 +649,9 @@ static void mask_paths(void) {
 	}
 	for (size_t i = 0; i < sizeof readonly_paths / sizeof readonly_paths[0]; i++) {
 		const char *p = readonly_paths[i];
-		int fd = open(p, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0 && errno == ENOENT)
-			continue;
+		int fd = open_kernel_path(p, "read-only");
 		if (fd < 0)
-			fail(EXIT_LAUNCH, "read-only %s: %s", p, errstr(errno));
+			continue;
 		if (mount(fdpath(fd), fdpath(fd), NULL, MS_BIND | MS_REC, NULL) < 0)
 			fail(EXIT_LAUNCH, "read-only %s: %s", p, errstr(errno));
 		close(fd);
