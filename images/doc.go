@@ -20,12 +20,12 @@
 //	                     complete and verified, removed on failure
 //
 // A pull into a directory flattens the cached layers there. Nothing is
-// written outside the cache and the target: Extract opens every parent
-// with openat2 beneath its root with no symlink followed.
+// written outside the cache and the target: layerfs.Extract opens every
+// parent with openat2 beneath its root with no symlink followed.
 //
 // A workload's copy-on-write root is an overlay of the cached layers with
 // an upper directory in the workload's own state directory, mounted by
-// the workload's init inside its mount namespace (OverlayRoot): it dies
+// the workload's init inside its mount namespace (layerfs.OverlayRoot): it dies
 // with the workload, the upper goes with the workload's state (rm, --rm,
 // gc), and the cache is never written.
 package images

@@ -29,6 +29,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+	"github.com/nsagent/nsagent/images/layerfs"
 )
 
 // PullOptions tune Pull.
@@ -402,7 +403,7 @@ func (s *Store) fetchLayer(ctx context.Context, f *layerFetch, prog *progress) (
 	}
 	diffHash := sha256.New()
 	tr := io.TeeReader(tarStream, diffHash)
-	xerr := Extract(tr, tmp, ExtractOptions{Whiteouts: WhiteoutOverlay})
+	xerr := layerfs.Extract(tr, tmp, layerfs.ExtractOptions{Whiteouts: layerfs.WhiteoutOverlay})
 	if xerr == nil {
 		// The tar's end-of-archive padding counts towards the diff id.
 		_, xerr = io.Copy(io.Discard, tr)

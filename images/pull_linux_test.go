@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,13 +21,14 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"golang.org/x/sys/unix"
 
+	"github.com/nsagent/nsagent/images/layerfs"
 	"github.com/nsagent/nsagent/internal/testutil"
 )
 
 // layerOf makes a gzip-compressed layer of the entries.
-func layerOf(t testing.TB, ents []ent) v1.Layer {
+func layerOf(t testing.TB, ents []testutil.TarEntry) v1.Layer {
 	t.Helper()
-	b := tarBytes(t, ents)
+	b := testutil.TarBytes(t, ents)
 	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil })
 	if err != nil {
 		t.Fatal(err)
@@ -56,24 +58,24 @@ func imageOf(t testing.TB, cfg v1.Config, layers ...v1.Layer) v1.Image {
 // whiteoutImage is a two-layer image whose upper layer deletes a file
 // (whiteout) and replaces a directory (opaque).
 func whiteoutImage(t testing.TB) v1.Image {
-	lower := layerOf(t, []ent{
-		{name: "etc/", typ: tar.TypeDir},
-		{name: "etc/gone", body: "lower", typ: tar.TypeReg},
-		{name: "etc/kept", body: "lower", typ: tar.TypeReg, mode: 0o640},
-		{name: "opt/", typ: tar.TypeDir},
-		{name: "opt/old", body: "lower", typ: tar.TypeReg},
-		{name: "opt/sub/", typ: tar.TypeDir},
-		{name: "opt/sub/deep", body: "lower", typ: tar.TypeReg},
-		{name: "bin/", typ: tar.TypeDir},
-		{name: "bin/tool", body: "tool", typ: tar.TypeReg, mode: 0o4755},
-		{name: "bin/alias", link: "bin/tool", typ: tar.TypeLink},
-		{name: "bin/sym", link: "/bin/tool", typ: tar.TypeSymlink},
+	lower := layerOf(t, []testutil.TarEntry{
+		{Name: "etc/", Type: tar.TypeDir},
+		{Name: "etc/gone", Body: "lower", Type: tar.TypeReg},
+		{Name: "etc/kept", Body: "lower", Type: tar.TypeReg, Mode: 0o640},
+		{Name: "opt/", Type: tar.TypeDir},
+		{Name: "opt/old", Body: "lower", Type: tar.TypeReg},
+		{Name: "opt/sub/", Type: tar.TypeDir},
+		{Name: "opt/sub/deep", Body: "lower", Type: tar.TypeReg},
+		{Name: "bin/", Type: tar.TypeDir},
+		{Name: "bin/tool", Body: "tool", Type: tar.TypeReg, Mode: 0o4755},
+		{Name: "bin/alias", Link: "bin/tool", Type: tar.TypeLink},
+		{Name: "bin/sym", Link: "/bin/tool", Type: tar.TypeSymlink},
 	})
-	upper := layerOf(t, []ent{
-		{name: "etc/.wh.gone", typ: tar.TypeReg},
-		{name: "opt/", typ: tar.TypeDir},
-		{name: "opt/.wh..wh..opq", typ: tar.TypeReg},
-		{name: "opt/new", body: "upper", typ: tar.TypeReg},
+	upper := layerOf(t, []testutil.TarEntry{
+		{Name: "etc/.wh.gone", Type: tar.TypeReg},
+		{Name: "opt/", Type: tar.TypeDir},
+		{Name: "opt/.wh..wh..opq", Type: tar.TypeReg},
+		{Name: "opt/new", Body: "upper", Type: tar.TypeReg},
 	})
 	return imageOf(t, v1.Config{Env: []string{"PATH=/bin", "IMAGE=whiteouts"}, WorkingDir: "/opt"}, lower, upper)
 }
@@ -94,7 +96,7 @@ func ociLayout(t testing.TB, img v1.Image, ref string) string {
 func checkWhiteoutTree(t *testing.T, dir string) {
 	t.Helper()
 	want := map[string]string{"etc/kept": "lower", "opt/new": "upper", "bin/tool": "tool", "bin/alias": "tool"}
-	if got := readTree(t, dir); !equalMaps(got, want) {
+	if got := testutil.ReadTree(t, dir); !maps.Equal(got, want) {
 		t.Errorf("tree = %v, want %v", got, want)
 	}
 	var a, b unix.Stat_t
@@ -145,7 +147,7 @@ func TestPullOCILayoutWhiteouts(t *testing.T) {
 
 	// The same tree through overlayfs, as a launch sees it.
 	wdir := t.TempDir()
-	merged, opts, err := OverlayRoot(im.LayerDirs(), wdir)
+	merged, opts, err := layerfs.OverlayRoot(im.LayerDirs(), wdir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,20 +186,20 @@ func TestPullOCILayoutWhiteouts(t *testing.T) {
 // unchanged and the cache holds no image and no partial layer.
 func TestPullMaliciousLayer(t *testing.T) {
 	testutil.RequireRoot(t)
-	before := fileSum(t, "/etc/passwd")
-	for _, c := range maliciousLayers {
-		if c.replaced {
+	before := testutil.FileSum(t, "/etc/passwd")
+	for _, c := range testutil.MaliciousLayers {
+		if c.Replaced {
 			continue
 		}
-		t.Run(c.name, func(t *testing.T) {
-			dir := ociLayout(t, imageOf(t, v1.Config{}, layerOf(t, c.ents)), "evil")
+		t.Run(c.Name, func(t *testing.T) {
+			dir := ociLayout(t, imageOf(t, v1.Config{}, layerOf(t, c.Ents)), "evil")
 			st := &Store{Dir: t.TempDir()}
 			src, _ := ParseSource("oci:"+dir, false)
 			_, err := st.Pull(context.Background(), src, PullOptions{})
-			if !errors.Is(err, ErrUnsafeEntry) || !strings.Contains(err.Error(), "layer sha256:") {
+			if !errors.Is(err, layerfs.ErrUnsafeEntry) || !strings.Contains(err.Error(), "layer sha256:") {
 				t.Errorf("Pull = %v, want a refusal naming the layer", err)
 			}
-			if got := fileSum(t, "/etc/passwd"); got != before {
+			if got := testutil.FileSum(t, "/etc/passwd"); got != before {
 				t.Fatal("/etc/passwd changed")
 			}
 			for _, sub := range []string{"layers", "images", "tmp"} {

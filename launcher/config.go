@@ -71,7 +71,7 @@ type Config struct {
 	Rootfs string `json:"rootfs"`
 	// Layers, when set, are an image's unpacked layers (top first): the
 	// init mounts them as a copy-on-write overlay whose upper lives in
-	// the workload's state directory (images.OverlayRoot), and Rootfs is
+	// the workload's state directory (layerfs.OverlayRoot), and Rootfs is
 	// then only the top layer's path.
 	Layers     []string   `json:"layers,omitempty"`
 	Args       []string   `json:"args"`

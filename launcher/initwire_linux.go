@@ -4,7 +4,7 @@ import (
 	"encoding/binary"
 	"path/filepath"
 
-	"github.com/nsagent/nsagent/images"
+	"github.com/nsagent/nsagent/images/layerfs"
 )
 
 // The init is C (package nsenter, nsinit.c) and takes its config as
@@ -77,7 +77,7 @@ func (w *wire) flag(tag byte, on bool) {
 func encodeInit(ic *initConfig, net Network) (wire, error) {
 	w := wire{0, 0, 0, 0} // the length, set at the end
 	if len(ic.Layers) > 0 {
-		target, opts, err := images.OverlayRoot(ic.Layers, ic.WorkloadDir)
+		target, opts, err := layerfs.OverlayRoot(ic.Layers, ic.WorkloadDir)
 		if err != nil {
 			return nil, err
 		}

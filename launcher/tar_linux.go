@@ -8,7 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/nsagent/nsagent/images"
+	"github.com/nsagent/nsagent/images/layerfs"
 )
 
 // cacheDirName is the directory under the state dir holding unpacked
@@ -65,5 +65,5 @@ func (l *Launcher) unpackTarball(p string) (string, error) {
 // symlink and links to nothing outside dir), so a tarball and an image
 // layer are unpacked by the same code.
 func untar(r io.Reader, dir string) error {
-	return images.Extract(r, dir, images.ExtractOptions{Whiteouts: images.WhiteoutNone})
+	return layerfs.Extract(r, dir, layerfs.ExtractOptions{Whiteouts: layerfs.WhiteoutNone})
 }

@@ -1,4 +1,4 @@
-package images
+package layerfs
 
 import (
 	"archive/tar"
