@@ -53,8 +53,11 @@
 // interactive shell, and v1 does not apply pids.max to a moved process.
 //
 // The cgroup is written directly (cgroup_linux.go says why not through
-// containerd/cgroups), and the binary is linked statically (Makefile):
-// both cut what every start of the binary pays, twice per launch.
+// containerd/cgroups), and the binary is linked statically
+// (scripts/build.sh): both cut what every start of the binary pays. The
+// launcher itself runs in a launch-only build of the binary that the
+// binary carries and the constructor starts (package nsenter,
+// fastlaunch.go): the agent's package inits are no part of a launch.
 //
 // Networking and hardening plug in here: a Network (bridge, the default;
 // none; host; ns:NAME) has launcher-side Prepare and Parent hooks, the

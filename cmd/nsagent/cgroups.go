@@ -1,3 +1,5 @@
+//go:build !launchonly
+
 package main
 
 import (
@@ -5,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/nsagent/nsagent/inventory"
@@ -70,19 +71,4 @@ func optBytes(v *uint64) string {
 		return "max"
 	}
 	return humanBytes(*v)
-}
-
-// humanBytes prints a byte count in binary units, as docker stats does.
-func humanBytes(v uint64) string {
-	const unit = 1024
-	if v < unit {
-		return strconv.FormatUint(v, 10) + "B"
-	}
-	div, exp := uint64(unit), 0
-	for n := v / unit; n >= unit; n /= unit {
-		div *= unit
-		exp++
-	}
-	s := strconv.FormatFloat(float64(v)/float64(div), 'f', 1, 64)
-	return strings.TrimSuffix(s, ".0") + string("KMGTPE"[exp]) + "iB"
 }

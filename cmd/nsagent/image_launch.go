@@ -1,10 +1,10 @@
+//go:build !launchonly
+
 package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/signal"
 	"strings"
@@ -22,11 +22,7 @@ import (
 // Entrypoint before the command (the image's Cmd when none is given),
 // User unless -u.
 func imageRootfs(cfg *launcher.Config, arg string, ic *imageCLI, userSet bool) error {
-	explicit := false
-	for _, p := range []string{"docker-archive:", "oci:", "tarball:"} {
-		explicit = explicit || strings.HasPrefix(arg, p)
-	}
-	if _, err := os.Stat(arg); !explicit && (!errors.Is(err, fs.ErrNotExist) || strings.HasPrefix(arg, "/") || strings.HasPrefix(arg, ".")) {
+	if !namesImage(arg) {
 		return nil // a path, even a missing one: the launcher's own business
 	}
 	src, err := images.ParseSource(arg, ic.insecure)

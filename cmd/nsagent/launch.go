@@ -218,6 +218,7 @@ func launchForeground(l *launcher.Launcher, cfg *launcher.Config) error {
 	if err != nil {
 		return launchError(err)
 	}
+	defer installLaunchBinaryBeside()()
 	var restore func()
 	if w.Console != nil {
 		defer w.Console.Close()
@@ -294,6 +295,7 @@ func launchDetached(l *launcher.Launcher, cfg *launcher.Config) error {
 		return exitError{code: rep.Code, msg: rep.Msg}
 	}
 	fmt.Println(rep.ID)
+	installLaunchBinary()
 	return nil
 }
 

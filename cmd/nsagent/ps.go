@@ -111,3 +111,18 @@ func networkString(st *launcher.State) string {
 	}
 	return s
 }
+
+// humanBytes prints a byte count in binary units, as docker stats does.
+func humanBytes(v uint64) string {
+	const unit = 1024
+	if v < unit {
+		return strconv.FormatUint(v, 10) + "B"
+	}
+	div, exp := uint64(unit), 0
+	for n := v / unit; n >= unit; n /= unit {
+		div *= unit
+		exp++
+	}
+	s := strconv.FormatFloat(float64(v)/float64(div), 'f', 1, 64)
+	return strings.TrimSuffix(s, ".0") + string("KMGTPE"[exp]) + "iB"
+}

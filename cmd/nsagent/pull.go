@@ -1,3 +1,5 @@
+//go:build !launchonly
+
 package main
 
 import (
@@ -9,7 +11,6 @@ import (
 	"path/filepath"
 	"syscall"
 
-	flag "github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
 
 	"github.com/nsagent/nsagent/images"
@@ -17,22 +18,6 @@ import (
 
 func init() {
 	register(&command{name: "pull", summary: "fetch an image into the cache and lay out its root filesystem", run: runPull})
-}
-
-// imageCLI holds the flags every image command shares.
-type imageCLI struct {
-	dir      string
-	platform string
-	insecure bool
-}
-
-// addImageFlags adds --image-dir, --platform and --insecure to fs.
-func addImageFlags(fs *flag.FlagSet) *imageCLI {
-	c := &imageCLI{dir: envOr("NSAGENT_IMAGE_DIR", images.DefaultDir)}
-	fs.StringVar(&c.dir, "image-dir", c.dir, "image cache directory (env NSAGENT_IMAGE_DIR)")
-	fs.StringVar(&c.platform, "platform", "", "os/arch to pick from a multi-platform image (default linux and this machine's arch)")
-	fs.BoolVar(&c.insecure, "insecure", false, "reach the named registry over plain HTTP (loopback and private addresses always are)")
-	return c
 }
 
 func (c *imageCLI) store() *images.Store { return &images.Store{Dir: c.dir} }

@@ -2,8 +2,12 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
+
+	"github.com/nsagent/nsagent/launcher/nsenter"
 )
 
 // version and revision are set by the Makefile with -ldflags "-X
@@ -34,6 +38,13 @@ func buildRevision() string {
 func init() {
 	register(&command{name: "version", summary: "print nsagent's version", run: func([]string) error {
 		fmt.Printf("nsagent %s (revision %s, %s)\n", version, buildRevision(), runtime.Version())
+		if dir, name := nsenter.LaunchBinary(); name != "" {
+			state := "not installed yet: the first launch as root writes it"
+			if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+				state = "installed"
+			}
+			fmt.Printf("launch binary: %s (%s)\n", filepath.Join(dir, name), state)
+		}
 		return nil
 	}})
 }

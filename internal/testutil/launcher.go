@@ -27,8 +27,8 @@ var (
 	nsagentOut  []byte
 )
 
-// NSAgentBinary builds cmd/nsagent once per test binary (with cgo, which
-// the exec constructor needs) and returns its path.
+// NSAgentBinary builds cmd/nsagent once per test binary with
+// scripts/build.sh, as users get it, and returns its path.
 //
 // In the cgroup v2 lane (no Go toolchain in the guest) the binary is
 // shipped prebuilt and named by NSAGENT_BIN.
@@ -49,9 +49,12 @@ func NSAgentBinary(t testing.TB) string {
 			return
 		}
 		nsagentBin = filepath.Join(dir, "nsagent")
-		goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
-		cmd := exec.Command(goBin, "build", "-o", nsagentBin, "github.com/nsagent/nsagent/cmd/nsagent")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
+		// As `make build` builds it, launch binary included (package
+		// launcher/nsenter's fastlaunch.go).
+		_, self, _, _ := runtime.Caller(0)
+		script := filepath.Join(filepath.Dir(self), "..", "..", "scripts", "build.sh")
+		cmd := exec.Command("bash", script, nsagentBin)
+		cmd.Env = append(os.Environ(), "GO="+filepath.Join(runtime.GOROOT(), "bin", "go"))
 		nsagentOut, nsagentErr = cmd.CombinedOutput()
 	})
 	if nsagentErr != nil {

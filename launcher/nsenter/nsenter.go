@@ -2,7 +2,9 @@
 // from the binary's constructor: the workload's init (nsinit.c, `nsagent
 // init` as the launcher starts it) and the joining of a running
 // workload's cgroup and namespaces for `nsagent exec` (nsenter.c). Both
-// give the command its confinement the same way (confine.c).
+// give the command its confinement the same way (confine.c). Before
+// either, `nsagent launch` moves to the launch-only build of the binary
+// when there is one (fastlaunch.c, see fastlaunch.go).
 //
 // The init is C for its start-up time: it runs in the new namespaces,
 // sets up the root filesystem and execve's the command in about a
@@ -39,9 +41,11 @@ package nsenter
 
 /*
 #cgo CFLAGS: -Wall -O2
+extern void nsagent_fastlaunch(int argc, char **argv, char **envp);
 extern void nsagent_init(int argc, char **argv);
 extern void nsagent_nsenter(int argc, char **argv, char **envp);
 void __attribute__((constructor)) nsagent_nsenter_init(int argc, char **argv, char **envp) {
+	nsagent_fastlaunch(argc, argv, envp);
 	nsagent_init(argc, argv);
 	nsagent_nsenter(argc, argv, envp);
 }

@@ -15,14 +15,11 @@ busybox_rootfs() {
 }
 
 # build_nsagent OUT builds nsagent from this tree as `make build` does
-# (static, netgo/osusergo, version and revision stamped): every benchmark
+# (scripts/build.sh: static, launch binary embedded, version stamped): every benchmark
 # measures the code it runs beside, never a stale binary, and the binary
 # users get (bin/nsagent, which some of them write, stays a proper build).
 build_nsagent() {
-  local version revision
-  version=$(git describe --always --dirty 2>/dev/null || echo dev)
-  revision=$(git rev-parse HEAD 2>/dev/null || true)
-  go build -tags netgo,osusergo -ldflags "-X main.version=$version -X main.revision=$revision -extldflags=-static" -o "$1" ./cmd/nsagent
+  scripts/build.sh "$1"
 }
 
 # wait_quiet waits (up to 90 s) until the machine has been at least 85%

@@ -140,7 +140,9 @@ done
 
 if [[ ${V2_NSAGENT:-1} == 1 ]]; then
   if [[ -d cmd/nsagent ]]; then
-    build ./cmd/nsagent "$work/nsagent" 0
+    # As users get it (launch binary included): static, so ship_elf
+    # copies it alone.
+    GO=$GO scripts/build.sh "$work/nsagent" >"$work/build.log" 2>&1 || { say "build ./cmd/nsagent failed:"; cat "$work/build.log"; exit 1; }
     ship_elf "$work/nsagent" /bin/nsagent
   else
     say "NOTICE: no ./cmd/nsagent, /bin/nsagent not shipped"
