@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/nsagent/nsagent/inventory/cgmode"
 )
 
 // The reading side of cgroups is written here rather than through
@@ -33,24 +35,8 @@ type hierarchy struct {
 }
 
 // DetectCgroupMode tells the layout under a cgroupfs root from the files
-// present: cgroup.controllers at the root is unified; a unified/ subtree
-// with cgroup.controllers beside v1 hierarchies is hybrid; else legacy.
-func DetectCgroupMode(root string) (CgroupMode, error) {
-	if _, err := os.Stat(filepath.Join(root, "cgroup.controllers")); err == nil {
-		return CgroupUnified, nil
-	}
-	ents, err := os.ReadDir(root)
-	if err != nil {
-		return "", fmt.Errorf("cgroupfs root %s: %w", root, err)
-	}
-	if len(ents) == 0 {
-		return "", fmt.Errorf("cgroupfs root %s: empty, no cgroup hierarchy mounted", root)
-	}
-	if _, err := os.Stat(filepath.Join(root, "unified", "cgroup.controllers")); err == nil {
-		return CgroupHybrid, nil
-	}
-	return CgroupLegacy, nil
-}
+// present (cgmode.Detect).
+func DetectCgroupMode(root string) (CgroupMode, error) { return cgmode.Detect(root) }
 
 // hierarchies lists the cgroup mounts under root. Symlinks (cpu ->
 // cpu,cpuacct on systemd hosts) are skipped so no hierarchy is read twice.

@@ -14,6 +14,8 @@ import (
 	"cmp"
 	"slices"
 	"time"
+
+	"github.com/nsagent/nsagent/inventory/cgmode"
 )
 
 // NSType is a kind of Linux namespace, spelled as in /proc/<pid>/ns.
@@ -255,14 +257,14 @@ type NSKey struct {
 	Inode uint64
 }
 
-// CgroupMode is the layout of a cgroupfs mount.
-type CgroupMode string
+// CgroupMode is the layout of a cgroupfs mount (package cgmode).
+type CgroupMode = cgmode.Mode
 
 // The cgroup layouts, as containerd/cgroups names them.
 const (
-	CgroupLegacy  CgroupMode = "legacy"  // v1 controllers only
-	CgroupHybrid  CgroupMode = "hybrid"  // v1 controllers plus a cgroup2 mount at unified/
-	CgroupUnified CgroupMode = "unified" // cgroup v2 only
+	CgroupLegacy  = cgmode.Legacy  // v1 controllers only
+	CgroupHybrid  = cgmode.Hybrid  // v1 controllers plus a cgroup2 mount at unified/
+	CgroupUnified = cgmode.Unified // cgroup v2 only
 )
 
 // Memory is a cgroup's memory limit and usage. Limits are nil when unlimited.

@@ -13,7 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/nsagent/nsagent/inventory"
+	"github.com/nsagent/nsagent/inventory/cgmode"
 )
 
 // v1Controllers are the v1 hierarchies a workload gets a cgroup in. On a
@@ -43,12 +43,12 @@ const cpuPeriod = 100000
 type Cgroup struct {
 	root string // cgroupfs root, e.g. /sys/fs/cgroup
 	path string // absolute cgroup path, e.g. /nsagent/<id>
-	mode inventory.CgroupMode
+	mode cgmode.Mode
 }
 
 // CgroupMode tells the cgroup layout under root.
-func CgroupMode(root string) (inventory.CgroupMode, error) {
-	return inventory.DetectCgroupMode(root)
+func CgroupMode(root string) (cgmode.Mode, error) {
+	return cgmode.Detect(root)
 }
 
 // cgroupFile is one value written to a controller's file when the cgroup
@@ -64,11 +64,11 @@ type cgroupFile struct {
 // limitFiles turns limits into the files to write, in an order the
 // kernel accepts (v1's memsw limit must never be below the memory limit,
 // so memory goes first; the CFS period before the quota).
-func limitFiles(mode inventory.CgroupMode, l Limits) []cgroupFile {
+func limitFiles(mode cgmode.Mode, l Limits) []cgroupFile {
 	var fs []cgroupFile
 	i64 := func(v int64) string { return strconv.FormatInt(v, 10) }
 	quota := int64(math.Round(l.CPUs * cpuPeriod))
-	if mode == inventory.CgroupUnified {
+	if mode == cgmode.Unified {
 		if l.Memory > 0 {
 			fs = append(fs, cgroupFile{name: "memory.max", value: i64(l.Memory)})
 			switch swap := memSwap(l); {
@@ -125,7 +125,7 @@ func CreateCgroup(root, path string, l Limits) (_ *Cgroup, err error) {
 			err = fmt.Errorf("create cgroup %s: %w", path, err)
 		}
 	}()
-	if mode == inventory.CgroupUnified {
+	if mode == cgmode.Unified {
 		if err := c.enableV2Controllers(); err != nil {
 			return nil, err
 		}
@@ -216,11 +216,11 @@ func LoadCgroup(root, path string) (*Cgroup, error) {
 func (c *Cgroup) Path() string { return c.path }
 
 // Mode is the host's cgroup layout.
-func (c *Cgroup) Mode() inventory.CgroupMode { return c.mode }
+func (c *Cgroup) Mode() cgmode.Mode { return c.mode }
 
 // Dirs lists the cgroup's directories, one per hierarchy it lives in.
 func (c *Cgroup) Dirs() []string {
-	if c.mode == inventory.CgroupUnified {
+	if c.mode == cgmode.Unified {
 		return []string{filepath.Join(c.root, c.path)}
 	}
 	var dirs []string
@@ -291,7 +291,7 @@ func (c *Cgroup) MemoryUsage() (uint64, error) {
 // readMemoryFile reads a file of the cgroup's memory controller: v1's name
 // in the memory hierarchy, or v2's in the unified one.
 func (c *Cgroup) readMemoryFile(v1, v2 string) ([]byte, error) {
-	if c.mode == inventory.CgroupUnified {
+	if c.mode == cgmode.Unified {
 		return os.ReadFile(filepath.Join(c.root, c.path, v2))
 	}
 	return os.ReadFile(filepath.Join(c.root, "memory", c.path, v1))

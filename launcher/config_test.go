@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nsagent/nsagent/inventory"
+	"github.com/nsagent/nsagent/inventory/cgmode"
 )
 
 func TestParseSize(t *testing.T) {
@@ -141,29 +141,29 @@ func TestWorkloadEnv(t *testing.T) {
 func TestLimitFiles(t *testing.T) {
 	for _, c := range []struct {
 		name string
-		mode inventory.CgroupMode
+		mode cgmode.Mode
 		l    Limits
 		want []cgroupFile
 	}{
-		{"none", inventory.CgroupHybrid, Limits{}, nil},
-		{"v1 all", inventory.CgroupLegacy, Limits{Memory: 4 << 20, CPUs: 0.5, Pids: 10}, []cgroupFile{
+		{"none", cgmode.Hybrid, Limits{}, nil},
+		{"v1 all", cgmode.Legacy, Limits{Memory: 4 << 20, CPUs: 0.5, Pids: 10}, []cgroupFile{
 			{"memory", "memory.limit_in_bytes", "4194304", false},
 			{"memory", "memory.memsw.limit_in_bytes", "8388608", true},
 			{"cpu", "cpu.cfs_period_us", "100000", false},
 			{"cpu", "cpu.cfs_quota_us", "50000", false},
 			{"pids", "pids.max", "10", false},
 		}},
-		{"v1 unlimited swap", inventory.CgroupHybrid, Limits{Memory: 4 << 20, MemorySwap: -1}, []cgroupFile{
+		{"v1 unlimited swap", cgmode.Hybrid, Limits{Memory: 4 << 20, MemorySwap: -1}, []cgroupFile{
 			{"memory", "memory.limit_in_bytes", "4194304", false},
 			{"memory", "memory.memsw.limit_in_bytes", "-1", false},
 		}},
-		{"v2 all", inventory.CgroupUnified, Limits{Memory: 4 << 20, CPUs: 1.5, Pids: 10}, []cgroupFile{
+		{"v2 all", cgmode.Unified, Limits{Memory: 4 << 20, CPUs: 1.5, Pids: 10}, []cgroupFile{
 			{"", "memory.max", "4194304", false},
 			{"", "memory.swap.max", "4194304", true},
 			{"", "cpu.max", "150000 100000", false},
 			{"", "pids.max", "10", false},
 		}},
-		{"v2 explicit swap", inventory.CgroupUnified, Limits{Memory: 4 << 20, MemorySwap: 6 << 20}, []cgroupFile{
+		{"v2 explicit swap", cgmode.Unified, Limits{Memory: 4 << 20, MemorySwap: 6 << 20}, []cgroupFile{
 			{"", "memory.max", "4194304", false},
 			{"", "memory.swap.max", "2097152", false},
 		}},

@@ -1,3 +1,5 @@
+//go:build !launchonly
+
 package main
 
 import (
