@@ -195,10 +195,14 @@ func TestLaunchUsesLaunchBinary(t *testing.T) {
 	if r.Code != 0 || !strings.Contains(inits, agentPkg) {
 		t.Errorf("launch with %s=0: status %d, want it run by the full binary:\n%s", nsenter.EnvLaunchBinary, r.Code, inits)
 	}
+	// An image launch, with flags of every spelling before it and a value
+	// that is an existing path (-w /tmp): the constructor must find the
+	// image operand and keep the launch in the full binary, so Go starts
+	// once.
 	missing := "tarball:" + filepath.Join(t.TempDir(), "missing.tar")
-	r, inits = trace(nil, e.bin, "launch", "--net", "none", missing, "/bin/true")
-	if r.Code != launcher.ExitLaunchError || !strings.Contains(inits, registryPkg) || !strings.Contains(r.Stderr, "missing.tar") {
-		t.Errorf("image launch: status %d, want %d from the full binary naming the tarball:\n%s", r.Code, launcher.ExitLaunchError, r.Stderr)
+	r, inits = trace(nil, e.bin, "launch", "-w", "/tmp", "-it", "-eA=1", "--name=x", "--net", "none", "--rm", missing, "/bin/true")
+	if r.Code != launcher.ExitLaunchError || strings.Count(inits, launcherPkg) != 1 || !strings.Contains(inits, registryPkg) || !strings.Contains(r.Stderr, "missing.tar") {
+		t.Errorf("image launch: status %d, want %d from the full binary alone, naming the tarball:\n%s", r.Code, launcher.ExitLaunchError, r.Stderr)
 	}
 
 	// The launch binary started as the constructor starts it, with an

@@ -1,6 +1,7 @@
 // See fastlaunch.go: `nsagent launch` re-executes the launch-only build of
 // this binary, when there is one, before the Go runtime starts.
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,10 +88,10 @@ static __attribute__((unused)) const char *launch_rootfs(int argc, char **argv) 
 	return NULL;
 }
 
-// launch_names_path: the same test as cmd/nsagent's imageRootfs: ROOTFS is
-// a path (a directory or tarball, even a missing one) rather than an
-// image. Image launches stay in this binary: the launch binary does not
-// link the registry client.
+// launch_names_path is cmd/nsagent's namesImage, negated: ROOTFS is a path
+// (a directory or tarball, even a missing one) rather than an image.
+// Image launches stay in this binary: the launch binary does not link the
+// registry client.
 static __attribute__((unused)) int launch_names_path(const char *rootfs) {
 	static const char *const image_prefixes[] = {"docker-archive:", "oci:", "tarball:", NULL};
 	const char *const *p;
@@ -101,7 +102,7 @@ static __attribute__((unused)) int launch_names_path(const char *rootfs) {
 	for (p = image_prefixes; *p; p++)
 		if (strncmp(rootfs, *p, strlen(*p)) == 0)
 			return 0;
-	return rootfs[0] == '/' || rootfs[0] == '.' || stat(rootfs, &st) == 0;
+	return rootfs[0] == '/' || rootfs[0] == '.' || stat(rootfs, &st) == 0 || errno != ENOENT;
 }
 
 void nsagent_fastlaunch(int argc, char **argv, char **envp) {

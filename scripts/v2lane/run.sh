@@ -45,7 +45,7 @@ command -v "$GO" >/dev/null || GO=/usr/local/go/bin/go
 # launcher/bridge stays on the host: its tests check the host's nftables
 # and iptables rules, tools the guest does not have (veth itself is
 # exercised by the selftest and the launcher's --net none tests).
-packages=${V2_PACKAGES:-./scripts/v2lane/selftest ./inventory/...@TestReadCgroupsLive|Fixture|Golden|Parse ./launcher ./cmd/nsagent@TestLaunch(Isolation|LimitsHostSide|InteractiveUnder4M|OOMKilled|PidsStopsForkLoop|ExitStatuses|SignalForwarded|KilledBySignal|MountsUserEnv|HostNamespaces)$|TestExecPsKillRm|TestGCAfterLauncherKilled|TestContainersListsWorkload}
+packages=${V2_PACKAGES:-./scripts/v2lane/selftest ./inventory/...@TestReadCgroupsLive|Fixture|Golden|Parse ./launcher ./cmd/nsagent@TestLaunch(Isolation|LimitsHostSide|InteractiveUnder4M|OOMKilled|PidsStopsForkLoop|ExitStatuses|SignalForwarded|KilledBySignal|MountsUserEnv|HostNamespaces|UsesLaunchBinary)$|TestExecPsKillRm|TestGCAfterLauncherKilled|TestContainersListsWorkload}
 modules=${V2_MODULES:-veth overlay}
 host_bins=${V2_HOST_BINS-ip unshare nsenter lsns}
 timeout=${V2_TIMEOUT:-300}
