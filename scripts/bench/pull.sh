@@ -97,23 +97,32 @@ printf '  ratio nsagent pull DIR/docker pull   %8.2f\n' "$(echo "$m_nsdir/$m_doc
 # tens of milliseconds of noise to both sides), in
 # alternating order (a launch's namespaces are dismantled by the kernel
 # after it returns, and that work lands on whichever launch comes next);
-# the difference is the median of the per-round differences.
-declare -a t_img t_dir d_img
+# the difference is the median of the per-round differences. A directory
+# launch runs in the launch binary, an image launch in the full binary
+# (launcher/nsenter/fastlaunch.go): the directory launch in the full
+# binary (NSAGENT_LAUNCH_BINARY=0) is timed too, in rotating order, to
+# tell the image's own cost from the binary's.
+declare -a t_img t_dir t_full d_img d_full
 launch_img() { "$bin" launch --rm --net none --image-dir "$work/cache" --state-dir "$state" --cgroup-parent "$parent" "$ref" /bin/true; }
 launch_dir() { "$bin" launch --rm --net none --state-dir "$state" --cgroup-parent "$parent" "$work/rootfs" /bin/true; }
+launch_full() { NSAGENT_LAUNCH_BINARY=0 launch_dir; }
 timed() { local s e; s=${EPOCHREALTIME/./}; "$@"; e=${EPOCHREALTIME/./}; echo $((e - s)); }
+# One of each first: the launch binary installed, each binary's compiled
+# seccomp profile cached.
+launch_img; launch_dir; launch_full
 for i in $(seq 1 "$LAUNCH_ROUNDS"); do
-  if ((i % 2)); then
-    a=$(timed launch_img); b=$(timed launch_dir)
-  else
-    b=$(timed launch_dir); a=$(timed launch_img)
-  fi
-  t_img+=("$a"); t_dir+=("$b"); d_img+=($((a - b)))
+  case $((i % 3)) in
+    0) a=$(timed launch_img); b=$(timed launch_dir); c=$(timed launch_full) ;;
+    1) b=$(timed launch_dir); c=$(timed launch_full); a=$(timed launch_img) ;;
+    2) c=$(timed launch_full); a=$(timed launch_img); b=$(timed launch_dir) ;;
+  esac
+  t_img+=("$a"); t_dir+=("$b"); t_full+=("$c"); d_img+=($((a - b))); d_full+=($((a - c)))
 done
-m_img=$(median "${t_img[@]}"); m_dir=$(median "${t_dir[@]}")
+m_img=$(median "${t_img[@]}"); m_dir=$(median "${t_dir[@]}"); m_full=$(median "${t_full[@]}")
 printf 'launch /bin/true, %d paired rounds, median wall time:\n' "$LAUNCH_ROUNDS"
 printf '  nsagent launch IMAGE (cached)        %8.2f ms\n' "$(echo "$m_img/1000" | bc -l)"
 printf '  nsagent launch DIR                   %8.2f ms\n' "$(echo "$m_dir/1000" | bc -l)"
+printf '  ... DIR in the full binary           %8.2f ms (image minus this, median of paired: %.2f ms)\n' "$(echo "$m_full/1000" | bc -l)" "$(echo "$(median "${d_full[@]}")/1000" | bc -l)"
 printf '  difference (median of paired)       %8.2f ms (target <= 2.00)\n' "$(echo "$(median "${d_img[@]}")/1000" | bc -l)"
 
 # CPU time (user+sys, launcher and init) per launch: steadier than wall
