@@ -16,6 +16,8 @@
 //	                     tar (its diff id), whiteouts in overlayfs form
 //	images/HEX.json      one image by its manifest digest: config, layers
 //	refs.json            reference -> manifest digest
+//	names.json           reference as written (alpine) -> reference
+//	                     (for the launch binary: package cache)
 //	tmp/                 unpackings in progress; renamed into layers/ when
 //	                     complete and verified, removed on failure
 //

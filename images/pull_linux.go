@@ -87,13 +87,14 @@ func (s *Store) Pull(ctx context.Context, src Source, o PullOptions) (*Image, er
 		}
 	}
 	im.Pulled = time.Now().UTC()
-	im.store = s
+	im.CacheDir = s.Dir
 	if err := s.saveImage(im); err != nil {
 		return nil, fmt.Errorf("record image: %w", err)
 	}
 	if err := s.setRef(src.String(), im.Digest); err != nil {
 		return nil, fmt.Errorf("record image: %w", err)
 	}
+	s.rememberName(src)
 	return im, nil
 }
 

@@ -1,8 +1,8 @@
 package images
 
 import (
-	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -11,7 +11,8 @@ import (
 	"strings"
 	"syscall"
 
-	"golang.org/x/sys/unix"
+	"github.com/nsagent/nsagent/images/cache"
+	"github.com/nsagent/nsagent/internal/atomicfile"
 )
 
 // Resolve returns the cached image src names, pulling it first when the
@@ -20,6 +21,7 @@ import (
 func (s *Store) Resolve(ctx context.Context, src Source, o PullOptions) (*Image, error) {
 	im, err := s.Lookup(src)
 	if err == nil {
+		s.rememberName(src)
 		return im, nil
 	}
 	if !errors.Is(err, ErrNotCached) {
@@ -28,79 +30,33 @@ func (s *Store) Resolve(ctx context.Context, src Source, o PullOptions) (*Image,
 	return s.Pull(ctx, src, o)
 }
 
-// LookupUser turns an image's USER (uid, uid:gid, name or name:group)
-// into numeric ids, reading names from the image's own /etc/passwd and
-// /etc/group, never the host's.
-func (im *Image) LookupUser(user string) (uid, gid int, err error) {
-	u, g, hasGroup := strings.Cut(user, ":")
-	uid, err = strconv.Atoi(u)
+// rememberName records what a registry reference as written resolves to
+// (names.json), for the launch binary, which cannot parse references
+// (package cache). The mapping is the registry client's, a function of
+// the text alone, so a record never goes stale; what it names is looked
+// up in refs.json each time. Failing to record it only costs that
+// binary's launches of this name a hand-over to the full binary.
+func (s *Store) rememberName(src Source) {
+	if src.Kind != Registry || src.Given == "" {
+		return
+	}
+	ref := src.String()
+	if names, err := cache.ReadNames(s.Dir); err == nil && names[src.Given] == ref {
+		return
+	}
+	unlock, err := s.refsLock()
 	if err != nil {
-		var pgid int
-		uid, pgid, err = im.lookupName("etc/passwd", u, 2, 3)
-		if err != nil {
-			return 0, 0, fmt.Errorf("image user %q: %w", user, err)
-		}
-		gid = pgid
+		return
 	}
-	if hasGroup {
-		if gid, err = strconv.Atoi(g); err != nil {
-			if gid, _, err = im.lookupName("etc/group", g, 2, -1); err != nil {
-				return 0, 0, fmt.Errorf("image group %q: %w", g, err)
-			}
-		}
+	defer unlock()
+	names, err := cache.ReadNames(s.Dir)
+	if err != nil {
+		return
 	}
-	if uid < 0 || gid < 0 {
-		return 0, 0, fmt.Errorf("image user %q: negative id", user)
+	names[src.Given] = ref
+	if b, err := json.MarshalIndent(names, "", "  "); err == nil {
+		_ = atomicfile.Write(cache.NamesPath(s.Dir), append(b, '\n'))
 	}
-	return uid, gid, nil
-}
-
-// lookupName finds name in the colon-separated file rel of the image's
-// topmost layer that has it, returning fields a and b (b < 0: none).
-func (im *Image) lookupName(rel, name string, a, b int) (int, int, error) {
-	for _, dir := range im.LayerDirs() {
-		rootfd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return 0, 0, err
-		}
-		fd, err := unix.Openat2(rootfd, rel, &unix.OpenHow{
-			Flags: unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NOFOLLOW, Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS,
-		})
-		unix.Close(rootfd)
-		if errors.Is(err, unix.ENOENT) {
-			continue
-		}
-		if err != nil {
-			return 0, 0, fmt.Errorf("read /%s: %w", rel, err)
-		}
-		f := os.NewFile(uintptr(fd), rel)
-		var st unix.Stat_t
-		if unix.Fstat(fd, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFCHR {
-			f.Close()
-			break // a whiteout: the file was deleted above the layers below
-		}
-		defer f.Close()
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			fields := strings.Split(sc.Text(), ":")
-			if len(fields) <= max(a, b) || fields[0] != name {
-				continue
-			}
-			x, err := strconv.Atoi(fields[a])
-			if err != nil {
-				return 0, 0, fmt.Errorf("/%s: bad entry for %s", rel, name)
-			}
-			y := 0
-			if b >= 0 {
-				if y, err = strconv.Atoi(fields[b]); err != nil {
-					return 0, 0, fmt.Errorf("/%s: bad entry for %s", rel, name)
-				}
-			}
-			return x, y, nil
-		}
-		return 0, 0, fmt.Errorf("no %s in the image's /%s", name, rel)
-	}
-	return 0, 0, fmt.Errorf("the image has no /%s", rel)
 }
 
 // RemoveReport says what Remove deleted.

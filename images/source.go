@@ -34,6 +34,9 @@ type Source struct {
 	// Path is the archive, layout or tarball (absolute), and Tag the
 	// image picked in an archive or layout holding several.
 	Path, Tag string
+	// Given is a registry reference as it was written (alpine): the
+	// cache records what it resolved to (names.json, package cache).
+	Given string
 }
 
 // ErrBadReference is wrapped by every error of ParseSource.
@@ -88,7 +91,7 @@ func ParseSource(s string, insecure bool) (Source, error) {
 	if err != nil {
 		return Source{}, fmt.Errorf("%w: %q", ErrBadReference, s)
 	}
-	return Source{Kind: Registry, Ref: ref}, nil
+	return Source{Kind: Registry, Ref: ref, Given: s}, nil
 }
 
 // String is the source's canonical name, the key of the cache's

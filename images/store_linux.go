@@ -10,8 +10,8 @@ import (
 	"sort"
 	"strings"
 	"syscall"
-	"time"
 
+	"github.com/nsagent/nsagent/images/cache"
 	"github.com/nsagent/nsagent/internal/atomicfile"
 )
 
@@ -23,72 +23,21 @@ type Store struct {
 	Dir string
 }
 
-// ImageConfig is the part of an image's config a launch honours, as
-// `docker run` does.
-type ImageConfig struct {
-	Env        []string `json:"env,omitempty"`
-	Entrypoint []string `json:"entrypoint,omitempty"`
-	Cmd        []string `json:"cmd,omitempty"`
-	WorkingDir string   `json:"working_dir,omitempty"`
-	User       string   `json:"user,omitempty"`
-}
-
-// Layer is one layer of a cached image.
-type Layer struct {
-	// Digest is the blob's digest as the manifest names it (compressed).
-	Digest string `json:"digest"`
-	// DiffID is the digest of the uncompressed tar: the cache key.
-	DiffID string `json:"diff_id"`
-	// Size is the blob's size in bytes.
-	Size int64 `json:"size"`
-}
-
-// Image is a cached image: images/HEX.json.
-type Image struct {
-	// Digest is the manifest's digest (sha256:…): the image's key.
-	Digest string `json:"digest"`
-	// ConfigDigest is the config blob's digest: Docker's image id.
-	ConfigDigest string      `json:"config_digest"`
-	Platform     string      `json:"platform,omitempty"`
-	Config       ImageConfig `json:"config"`
-	// Layers are bottom first, as the manifest lists them.
-	Layers []Layer   `json:"layers"`
-	Pulled time.Time `json:"pulled"`
-	// Refs are the references naming it (filled by List).
-	Refs  []string `json:"-"`
-	store *Store
-}
-
-// LayerDirs returns the unpacked layers' directories top first, the
-// order overlayfs wants its lower directories in.
-func (im *Image) LayerDirs() []string {
-	out := make([]string, 0, len(im.Layers))
-	for i := len(im.Layers) - 1; i >= 0; i-- {
-		out = append(out, im.store.layerDir(im.Layers[i].DiffID))
-	}
-	return out
-}
-
-// Size is the sum of the layers' blob sizes.
-func (im *Image) Size() int64 {
-	var n int64
-	for _, l := range im.Layers {
-		n += l.Size
-	}
-	return n
-}
+// The record types are package cache's, which the launch binary reads
+// without this package.
+type (
+	ImageConfig = cache.ImageConfig
+	Layer       = cache.Layer
+	Image       = cache.Image
+)
 
 func hexOf(digest string) string { return strings.TrimPrefix(digest, "sha256:") }
 
-func (s *Store) layerDir(diffID string) string {
-	return filepath.Join(s.Dir, "layers", hexOf(diffID))
-}
+func (s *Store) layerDir(diffID string) string { return cache.LayerDir(s.Dir, diffID) }
 
-func (s *Store) imagePath(digest string) string {
-	return filepath.Join(s.Dir, "images", hexOf(digest)+".json")
-}
+func (s *Store) imagePath(digest string) string { return cache.ImagePath(s.Dir, digest) }
 
-func (s *Store) refsPath() string { return filepath.Join(s.Dir, "refs.json") }
+func (s *Store) refsPath() string { return cache.RefsPath(s.Dir) }
 
 // lock takes the cache's flock, shared (a pull: many may run at once,
 // each layer is renamed into place whole) or exclusive (rmi and gc,
@@ -122,20 +71,7 @@ func (s *Store) refsLock() (func(), error) {
 	return func() { f.Close() }, nil
 }
 
-func (s *Store) readRefs() (map[string]string, error) {
-	b, err := os.ReadFile(s.refsPath())
-	if errors.Is(err, fs.ErrNotExist) {
-		return map[string]string{}, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("image cache: %w", err)
-	}
-	refs := map[string]string{}
-	if err := json.Unmarshal(b, &refs); err != nil {
-		return nil, fmt.Errorf("image cache %s: %w", s.refsPath(), err)
-	}
-	return refs, nil
-}
+func (s *Store) readRefs() (map[string]string, error) { return cache.ReadRefs(s.Dir) }
 
 func (s *Store) writeRefs(refs map[string]string) error {
 	b, err := json.MarshalIndent(refs, "", "  ")
@@ -160,18 +96,7 @@ func (s *Store) setRef(ref, digest string) error {
 	return s.writeRefs(refs)
 }
 
-func (s *Store) loadImage(digest string) (*Image, error) {
-	b, err := os.ReadFile(s.imagePath(digest))
-	if err != nil {
-		return nil, err
-	}
-	var im Image
-	if err := json.Unmarshal(b, &im); err != nil {
-		return nil, fmt.Errorf("image cache %s: %w", s.imagePath(digest), err)
-	}
-	im.store = s
-	return &im, nil
-}
+func (s *Store) loadImage(digest string) (*Image, error) { return cache.LoadImage(s.Dir, digest) }
 
 func (s *Store) saveImage(im *Image) error {
 	if err := os.MkdirAll(filepath.Join(s.Dir, "images"), 0o700); err != nil {
@@ -185,48 +110,14 @@ func (s *Store) saveImage(im *Image) error {
 }
 
 // complete reports whether every layer of im is unpacked in the cache.
-func (s *Store) complete(im *Image) bool {
-	for _, l := range im.Layers {
-		if fi, err := os.Stat(s.layerDir(l.DiffID)); err != nil || !fi.IsDir() {
-			return false
-		}
-	}
-	return true
-}
+func (s *Store) complete(im *Image) bool { return cache.Complete(im) }
 
 // ErrNotCached is returned by Lookup for a reference the cache lacks.
-var ErrNotCached = errors.New("image not in the cache")
+var ErrNotCached = cache.ErrNotCached
 
 // Lookup finds a cached image by source, with all its layers, without
 // touching the network.
-func (s *Store) Lookup(src Source) (*Image, error) {
-	refs, err := s.readRefs()
-	if err != nil {
-		return nil, err
-	}
-	key := src.String()
-	digest, ok := refs[key]
-	if !ok && src.Kind == Registry {
-		// A digest reference names the image itself.
-		if d, isDigest := src.Ref.(interface{ DigestStr() string }); isDigest {
-			digest, ok = d.DigestStr(), true
-		}
-	}
-	if !ok {
-		return nil, fmt.Errorf("%w: %s", ErrNotCached, key)
-	}
-	im, err := s.loadImage(digest)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%w: %s", ErrNotCached, key)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if !s.complete(im) {
-		return nil, fmt.Errorf("%w: %s (layers missing)", ErrNotCached, key)
-	}
-	return im, nil
-}
+func (s *Store) Lookup(src Source) (*Image, error) { return cache.Lookup(s.Dir, src.String()) }
 
 // List returns the cached images, each with the references naming it,
 // most recently pulled first.

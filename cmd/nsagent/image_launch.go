@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/nsagent/nsagent/images"
@@ -38,43 +37,4 @@ func imageRootfs(cfg *launcher.Config, arg string, ic *imageCLI, userSet bool) e
 	cfg.Layers = im.LayerDirs()
 	cfg.Rootfs = cfg.Layers[0]
 	return applyImageConfig(cfg, im.Config, userSet, im.LookupUser)
-}
-
-// applyImageConfig applies an image's config to cfg as `docker run` does.
-// lookupUser turns the image's USER into ids (from the image's files).
-func applyImageConfig(cfg *launcher.Config, c images.ImageConfig, userSet bool, lookupUser func(string) (int, int, error)) error {
-	cfg.Env = mergeEnv(c.Env, cfg.Env)
-	if cfg.Cwd == "" {
-		cfg.Cwd = c.WorkingDir
-	}
-	cmd := cfg.Args
-	if len(cmd) == 0 {
-		cmd = c.Cmd
-	}
-	cfg.Args = append(append([]string(nil), c.Entrypoint...), cmd...)
-	if !userSet && c.User != "" {
-		var err error
-		if cfg.UID, cfg.GID, err = lookupUser(c.User); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// mergeEnv is base with each KEY=VALUE of over replacing base's KEY.
-func mergeEnv(base, over []string) []string {
-	out := append([]string(nil), base...)
-	for _, e := range over {
-		k, _, _ := strings.Cut(e, "=")
-		replaced := false
-		for i, b := range out {
-			if bk, _, _ := strings.Cut(b, "="); bk == k {
-				out[i], replaced = e, true
-			}
-		}
-		if !replaced {
-			out = append(out, e)
-		}
-	}
-	return out
 }

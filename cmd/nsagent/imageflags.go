@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/nsagent/nsagent/images/cache"
+	"github.com/nsagent/nsagent/launcher"
 	flag "github.com/spf13/pflag"
 )
 
@@ -31,8 +33,7 @@ func addImageFlags(fs *flag.FlagSet) *imageCLI {
 
 // namesImage reports whether launch's ROOTFS|IMAGE operand names an image
 // (a registry reference, or an explicit docker-archive:, oci: or tarball:
-// source) rather than a path, even a missing one. launcher/nsenter's
-// fastlaunch.c applies the same rule before Go starts.
+// source) rather than a path, even a missing one.
 func namesImage(arg string) bool {
 	for _, p := range []string{"docker-archive:", "oci:", "tarball:"} {
 		if strings.HasPrefix(arg, p) {
@@ -41,4 +42,43 @@ func namesImage(arg string) bool {
 	}
 	_, err := os.Stat(arg)
 	return errors.Is(err, fs.ErrNotExist) && !strings.HasPrefix(arg, "/") && !strings.HasPrefix(arg, ".")
+}
+
+// applyImageConfig applies an image's config to cfg as `docker run` does.
+// lookupUser turns the image's USER into ids (from the image's files).
+func applyImageConfig(cfg *launcher.Config, c cache.ImageConfig, userSet bool, lookupUser func(string) (int, int, error)) error {
+	cfg.Env = mergeEnv(c.Env, cfg.Env)
+	if cfg.Cwd == "" {
+		cfg.Cwd = c.WorkingDir
+	}
+	cmd := cfg.Args
+	if len(cmd) == 0 {
+		cmd = c.Cmd
+	}
+	cfg.Args = append(append([]string(nil), c.Entrypoint...), cmd...)
+	if !userSet && c.User != "" {
+		var err error
+		if cfg.UID, cfg.GID, err = lookupUser(c.User); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mergeEnv is base with each KEY=VALUE of over replacing base's KEY.
+func mergeEnv(base, over []string) []string {
+	out := append([]string(nil), base...)
+	for _, e := range over {
+		k, _, _ := strings.Cut(e, "=")
+		replaced := false
+		for i, b := range out {
+			if bk, _, _ := strings.Cut(b, "="); bk == k {
+				out[i], replaced = e, true
+			}
+		}
+		if !replaced {
+			out = append(out, e)
+		}
+	}
+	return out
 }

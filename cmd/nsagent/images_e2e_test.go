@@ -365,7 +365,8 @@ func TestPullInterrupted(t *testing.T) {
 
 // TestLaunchImage: `nsagent launch REGISTRY/IMAGE CMD` pulls the image,
 // runs on a copy-on-write overlay of the cache with the image's Env and
-// WorkingDir, and a second launch makes no registry request at all.
+// WorkingDir, and a second launch makes no registry request at all and
+// runs in the launch binary.
 func TestLaunchImage(t *testing.T) {
 	e := newImgE2E(t)
 	// The busybox image with a config of its own, written by
@@ -422,6 +423,16 @@ func TestLaunchImage(t *testing.T) {
 	}
 	if after := e.reg.Requests(t, "/v2/"); after != before {
 		t.Errorf("a cached launch made %d registry requests, want none", after-before)
+	}
+	// It ran in the launch binary (launcher/nsenter/fastlaunch.go), which
+	// found the image by the name the first launch recorded: Go started
+	// once, without the registry client.
+	e.envExtra = []string{"GODEBUG=inittrace=1"}
+	r = e.nsagent("launch", "--rm", ref, "true")
+	e.envExtra = nil
+	if inits := initTrace(r.Stderr); r.Code != 0 || strings.Count(inits, "github.com/nsagent/nsagent/launcher\n") != 1 ||
+		strings.Contains(inits, "github.com/google/go-containerregistry/pkg/name\n") {
+		t.Errorf("cached image launch: status %d, want it run by the launch binary alone:\n%s", r.Code, inits)
 	}
 	// --rm: nothing of the workloads is left, overlay mounts included.
 	if len(e.states()) != 0 {

@@ -155,8 +155,9 @@ func initTrace(stderr string) string {
 // package inits Go reports (GODEBUG=inittrace=1) which binary ran them:
 // the launch binary for a root filesystem directory once the first launch
 // installed it, the full binary with NSAGENT_LAUNCH_BINARY=0 and for an
-// image, and the full binary again when the launch binary is handed an
-// image by mistake.
+// image source (tarball:), and the full binary again when the launch
+// binary is handed an image the cache does not hold. (TestLaunchImage
+// checks a cached image launched by name.)
 func TestLaunchUsesLaunchBinary(t *testing.T) {
 	e := newE2E(t)
 	r := e.run("", "version")
@@ -195,10 +196,10 @@ func TestLaunchUsesLaunchBinary(t *testing.T) {
 	if r.Code != 0 || !strings.Contains(inits, agentPkg) {
 		t.Errorf("launch with %s=0: status %d, want it run by the full binary:\n%s", nsenter.EnvLaunchBinary, r.Code, inits)
 	}
-	// An image launch, with flags of every spelling before it and a value
-	// that is an existing path (-w /tmp): the constructor must find the
-	// image operand and keep the launch in the full binary, so Go starts
-	// once.
+	// A launch from an image source, with flags of every spelling before
+	// it and a value that is an existing path (-w /tmp): the constructor
+	// must find the operand and keep the launch in the full binary, so Go
+	// starts once.
 	missing := "tarball:" + filepath.Join(t.TempDir(), "missing.tar")
 	r, inits = trace(nil, e.bin, "launch", "-w", "/tmp", "-it", "-eA=1", "--name=x", "--net", "none", "--rm", missing, "/bin/true")
 	if r.Code != launcher.ExitLaunchError || strings.Count(inits, launcherPkg) != 1 || !strings.Contains(inits, registryPkg) || !strings.Contains(r.Stderr, "missing.tar") {
@@ -206,11 +207,11 @@ func TestLaunchUsesLaunchBinary(t *testing.T) {
 	}
 
 	// The launch binary started as the constructor starts it, with an
-	// image it should not have been given: it goes back to the full
-	// binary, which reports the missing tarball.
+	// image the cache does not hold: it goes back to the full binary,
+	// which reports the missing tarball.
 	r, inits = trace([]string{nsenter.EnvFullBinary + "=" + e.bin}, path, "launch", "--net", "none", missing, "/bin/true")
-	if r.Code != launcher.ExitLaunchError || !strings.Contains(inits, registryPkg) || !strings.Contains(r.Stderr, "missing.tar") {
-		t.Errorf("launch binary given an image: status %d, want the full binary's refusal:\n%s", r.Code, r.Stderr)
+	if r.Code != launcher.ExitLaunchError || strings.Count(inits, launcherPkg) != 2 || !strings.Contains(inits, registryPkg) || !strings.Contains(r.Stderr, "missing.tar") {
+		t.Errorf("launch binary given an image: status %d, want the full binary's refusal after its own start:\n%s", r.Code, r.Stderr)
 	}
 	// Started by hand, it says it cannot.
 	r = testutil.RunCmd(t, e.env.Env(), "", path, "launch", "--net", "none", missing, "/bin/true")

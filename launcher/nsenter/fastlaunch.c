@@ -1,7 +1,6 @@
 // See fastlaunch.go: `nsagent launch` re-executes the launch-only build of
 // this binary, when there is one, before the Go runtime starts.
 #define _GNU_SOURCE
-#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,21 +87,19 @@ static __attribute__((unused)) const char *launch_rootfs(int argc, char **argv) 
 	return NULL;
 }
 
-// launch_names_path is cmd/nsagent's namesImage, negated: ROOTFS is a path
-// (a directory or tarball, even a missing one) rather than an image.
-// Image launches stay in this binary: the launch binary does not link the
-// registry client.
-static __attribute__((unused)) int launch_names_path(const char *rootfs) {
-	static const char *const image_prefixes[] = {"docker-archive:", "oci:", "tarball:", NULL};
+// launch_from_source reports whether ROOTFS names an image source
+// (docker-archive:, oci:, tarball:), which only the registry client reads:
+// that launch stays in this binary. A path, or a registry reference (which
+// the launch binary finds in the cache when a launch or pull resolved it
+// before, and hands back here when not), goes to the launch binary.
+static __attribute__((unused)) int launch_from_source(const char *rootfs) {
+	static const char *const prefixes[] = {"docker-archive:", "oci:", "tarball:", NULL};
 	const char *const *p;
-	struct stat st;
 
-	if (rootfs == NULL)
-		return 1; // a usage error either binary reports
-	for (p = image_prefixes; *p; p++)
+	for (p = prefixes; rootfs && *p; p++)
 		if (strncmp(rootfs, *p, strlen(*p)) == 0)
-			return 0;
-	return rootfs[0] == '/' || rootfs[0] == '.' || stat(rootfs, &st) == 0 || errno != ENOENT;
+			return 1;
+	return 0;
 }
 
 void nsagent_fastlaunch(int argc, char **argv, char **envp) {
@@ -113,7 +110,7 @@ void nsagent_fastlaunch(int argc, char **argv, char **envp) {
 
 	if (argc < 2 || strcmp(argv[1], "launch") != 0 || (off && strcmp(off, "0") == 0))
 		return;
-	if (!launch_names_path(launch_rootfs(argc, argv)))
+	if (launch_from_source(launch_rootfs(argc, argv)))
 		return;
 	dfd = open(NSAGENT_LAUNCH_DIR, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)
@@ -122,7 +119,7 @@ void nsagent_fastlaunch(int argc, char **argv, char **envp) {
 	// an earlier launch of this build put there (fastlaunch.go).
 	if (fstat(dfd, &st) == 0 && st.st_uid == 0 && (st.st_mode & 022) == 0) {
 		// The launch binary learns where it came from (EnvFullBinary):
-		// an image launch it was wrongly sent goes back there.
+		// an image launch it cannot serve from the cache goes back there.
 		static char self[sizeof(ENV_FULL_BINARY) + 4096] = ENV_FULL_BINARY "=";
 		size_t pre = sizeof(ENV_FULL_BINARY), n = 0;
 		ssize_t len = readlink("/proc/self/exe", self + pre, sizeof(self) - pre - 1);

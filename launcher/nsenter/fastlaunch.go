@@ -5,12 +5,13 @@ package nsenter
 // `nsagent launch` is the one command whose start-up time users wait for
 // on every workload, and most of a Go binary's start-up is the package
 // inits of everything linked into it: the agent's (client_golang,
-// protobuf, the exporter toolkit, html/template) included, which a launch
-// never uses. `make build` (scripts/build.sh) therefore builds the binary
-// twice: first with the launchonly tag, which leaves out the observer's
-// commands (serve, lsns, tree, cgroups, containers, images), then the
-// binary users get, which embeds that launch-only build and names it by
-// its digest (NSAGENT_LAUNCH_ID, a C define).
+// protobuf, the exporter toolkit, html/template) and the registry
+// client's included, which a launch from the cache never uses. `make
+// build` (scripts/build.sh) therefore builds the binary twice: first with
+// the launchonly tag, which keeps only what a launch runs (launch, its
+// monitor and network teardown, and this package's C), then the binary
+// users get, which embeds that launch-only build and names it by its
+// digest (NSAGENT_LAUNCH_ID, a C define).
 //
 // The first launch of a build writes the launch-only binary to
 // /var/lib/nsagent/launch/nsagent-launch-ID (cmd/nsagent/launchbin.go).
@@ -22,10 +23,20 @@ package nsenter
 // execve fails (no such file yet, a noexec mount, not root).
 // NSAGENT_LAUNCH_BINARY=0 turns it off, for a comparison.
 //
+// Images: a launch from a docker-archive:, oci: or tarball: source stays
+// in this binary (the constructor reads launch's flags to find the
+// operand). A registry reference goes to the launch binary, which finds
+// the image in the cache by the name as written when a launch or pull
+// resolved that name before (package images/cache: parsing a reference
+// is the registry client's); otherwise it hands the launch back to this
+// binary (EnvFullBinary), which resolves the name, pulls if need be, and
+// records it. That hand-over costs the launch binary's start, once per
+// new name.
+//
 // Measured with GODEBUG=inittrace=1, the full binary runs 162 package
-// inits in 13-19 ms, the launch binary 64 in about 4.5. A launch of
-// /bin/true (--net none) took 39.7 ms against 45.0 ms in the full binary,
-// 0.88 of its time (scripts/bench/launch.sh, 30 rounds, which prints
+// inits in 13-19 ms, the launch binary 60 in about 4.5. A launch of
+// /bin/true (--net none) took 38.4 ms against 45.8 ms in the full binary,
+// 0.84 of its time (scripts/bench/launch.sh, 30 rounds, which prints
 // both). The re-exec itself costs about 2 ms of that: the launch binary
 // started directly measured 0.95 of the time of its start through this
 // constructor (30 paired rounds).
@@ -46,7 +57,8 @@ const EnvLaunchBinary = "NSAGENT_LAUNCH_BINARY"
 
 // EnvFullBinary is set by the constructor in the launch binary's
 // environment: the path of the binary it was started as, where an image
-// launch goes (the launch binary has no registry client).
+// launch the cache cannot serve goes (the launch binary has no registry
+// client).
 const EnvFullBinary = "_NSAGENT_FULL_BINARY"
 
 // LaunchFlagTakesValue reports whether fastlaunch.c reads launch's flag

@@ -97,11 +97,11 @@ printf '  ratio nsagent pull DIR/docker pull   %8.2f\n' "$(echo "$m_nsdir/$m_doc
 # tens of milliseconds of noise to both sides), in
 # alternating order (a launch's namespaces are dismantled by the kernel
 # after it returns, and that work lands on whichever launch comes next);
-# the difference is the median of the per-round differences. A directory
-# launch runs in the launch binary, an image launch in the full binary
-# (launcher/nsenter/fastlaunch.go): the directory launch in the full
-# binary (NSAGENT_LAUNCH_BINARY=0) is timed too, in rotating order, to
-# tell the image's own cost from the binary's.
+# the difference is the median of the per-round differences. Both run in
+# the launch binary (launcher/nsenter/fastlaunch.go: the image by the name
+# the pull recorded); the directory launch in the full binary
+# (NSAGENT_LAUNCH_BINARY=0) is timed too, in rotating order, for what the
+# launch binary saves.
 declare -a t_img t_dir t_full d_img d_full
 launch_img() { "$bin" launch --rm --net none --image-dir "$work/cache" --state-dir "$state" --cgroup-parent "$parent" "$ref" /bin/true; }
 launch_dir() { "$bin" launch --rm --net none --state-dir "$state" --cgroup-parent "$parent" "$work/rootfs" /bin/true; }
