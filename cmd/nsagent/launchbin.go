@@ -25,9 +25,11 @@ var launchBinaryGz []byte
 const launchBinaryPrefix = "nsagent-launch-"
 
 // installLaunchBinary writes the launch-only binary where the constructor
-// looks for it, when this build has one and it is not there yet: `launch`
-// reached Go in this binary, so this is the build's first launch (or the
-// execve failed, which installing again would not change). It runs once
+// looks for it, when this build has one and it is not there yet (a
+// launch reaches Go in this binary when it is the build's first, when it
+// is from an image source or an image the launch binary handed back, and
+// when the execve failed, which installing again would not change). It
+// runs once
 // a workload has started, so a launch refused leaves nothing. A failure
 // leaves launches as they were, in this binary, and is not the
 // workload's concern: it is not reported.
