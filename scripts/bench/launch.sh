@@ -54,12 +54,13 @@ declare -a t_ns t_unc t_runc t_unshare t_full
 for _ in 1 2; do
   "$bin" launch --rm --net none --state-dir "$state" --cgroup-parent "$parent" "$rootfs" /bin/true
 done
-# The default profile, unconfined and the full binary (the same launch
-# kept in the binary it was started as: no launch binary, see
-# launcher/nsenter/fastlaunch.go) take turns at going first (a launch's
-# namespaces are dismantled by the kernel after it returns, in the
-# background, and that work lands on whichever launch comes next); the
-# profile's cost is the median of the per-round differences.
+# Each round times the same launch kept in the binary it was started as
+# (the full binary: no launch binary, see launcher/nsenter/fastlaunch.go)
+# first, then the default profile and unconfined in alternating order. A
+# launch's namespaces are dismantled by the kernel after it returns, in the
+# background, and that work lands on whichever launch comes next: so each
+# of the two follows the other and the full binary's launch equally often,
+# and the profile's cost is the median of the per-round differences.
 declare -a d_sec
 one() { # extra flags... -> microseconds of one launch
   local s e
@@ -68,11 +69,12 @@ one() { # extra flags... -> microseconds of one launch
 }
 full() { NSAGENT_LAUNCH_BINARY=0 one; }
 for i in $(seq 1 "$ROUNDS"); do
-  case $((i % 3)) in
-    0) a=$(one); b=$(one --seccomp unconfined); c=$(full) ;;
-    1) b=$(one --seccomp unconfined); c=$(full); a=$(one) ;;
-    2) c=$(full); a=$(one); b=$(one --seccomp unconfined) ;;
-  esac
+  c=$(full)
+  if ((i % 2)); then
+    a=$(one); b=$(one --seccomp unconfined)
+  else
+    b=$(one --seccomp unconfined); a=$(one)
+  fi
   t_ns+=("$a"); t_unc+=("$b"); t_full+=("$c"); d_sec+=($((a - b)))
   s=${EPOCHREALTIME/./}; runc run --bundle "$bundle" "nsagent-bench-$$-$i" </dev/null; e=${EPOCHREALTIME/./}
   t_runc+=($((e - s)))

@@ -100,8 +100,8 @@ printf '  ratio nsagent pull DIR/docker pull   %8.2f\n' "$(echo "$m_nsdir/$m_doc
 # the difference is the median of the per-round differences. Both run in
 # the launch binary (launcher/nsenter/fastlaunch.go: the image by the name
 # the pull recorded); the directory launch in the full binary
-# (NSAGENT_LAUNCH_BINARY=0) is timed too, in rotating order, for what the
-# launch binary saves.
+# (NSAGENT_LAUNCH_BINARY=0) is timed too, first in each round (so the two
+# compared follow it equally often), for what the launch binary saves.
 declare -a t_img t_dir t_full d_img d_full
 launch_img() { "$bin" launch --rm --net none --image-dir "$work/cache" --state-dir "$state" --cgroup-parent "$parent" "$ref" /bin/true; }
 launch_dir() { "$bin" launch --rm --net none --state-dir "$state" --cgroup-parent "$parent" "$work/rootfs" /bin/true; }
@@ -111,11 +111,12 @@ timed() { local s e; s=${EPOCHREALTIME/./}; "$@"; e=${EPOCHREALTIME/./}; echo $(
 # seccomp profile cached.
 launch_img; launch_dir; launch_full
 for i in $(seq 1 "$LAUNCH_ROUNDS"); do
-  case $((i % 3)) in
-    0) a=$(timed launch_img); b=$(timed launch_dir); c=$(timed launch_full) ;;
-    1) b=$(timed launch_dir); c=$(timed launch_full); a=$(timed launch_img) ;;
-    2) c=$(timed launch_full); a=$(timed launch_img); b=$(timed launch_dir) ;;
-  esac
+  c=$(timed launch_full)
+  if ((i % 2)); then
+    a=$(timed launch_img); b=$(timed launch_dir)
+  else
+    b=$(timed launch_dir); a=$(timed launch_img)
+  fi
   t_img+=("$a"); t_dir+=("$b"); t_full+=("$c"); d_img+=($((a - b))); d_full+=($((a - c)))
 done
 m_img=$(median "${t_img[@]}"); m_dir=$(median "${t_dir[@]}"); m_full=$(median "${t_full[@]}")
