@@ -35,9 +35,9 @@ package nsenter
 //
 // Measured with GODEBUG=inittrace=1, the full binary runs 162 package
 // inits in 13-19 ms, the launch binary 60 in about 4.5. A launch of
-// /bin/true (--net none) took 38.4 ms against 45.8 ms in the full binary,
-// 0.84 of its time (scripts/bench/launch.sh, 30 rounds, which prints
-// both). The re-exec itself costs about 2 ms of that: the launch binary
+// /bin/true (--net none) took 33.7 ms against 40.7 ms in the full binary,
+// 0.83 of its time (scripts/bench/launch.sh in make bench, 30 rounds,
+// which prints both; 0.83-0.88 over five runs). The re-exec itself costs about 2 ms of that: the launch binary
 // started directly measured 0.95 of the time of its start through this
 // constructor (30 paired rounds).
 

@@ -33,7 +33,7 @@
 // Importing this package (for its side effect) is all a binary needs; it
 // requires cgo.
 //
-// `make build` links the binary statically (see the Makefile): a
+// `make build` links the binary statically (scripts/build.sh): a
 // dynamically linked cgo binary pays the dynamic loader and libc's
 // relocations on every start, and nsagent starts twice per launch and
 // exec.
