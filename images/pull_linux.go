@@ -29,6 +29,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+	"github.com/nsagent/nsagent/images/cache"
 	"github.com/nsagent/nsagent/images/layerfs"
 )
 
@@ -135,7 +136,7 @@ func (s *Store) planImage(ctx context.Context, src Source, o PullOptions) (*Imag
 		if err != nil {
 			return nil, nil, err
 		}
-		if im, err := s.loadImage(d.String()); err == nil && s.complete(im) {
+		if im, err := s.loadImage(d.String()); err == nil && cache.Complete(im) {
 			return im, nil, nil
 		}
 	}
@@ -300,7 +301,7 @@ func (s *Store) planTarball(src Source) (*Image, []layerFetch, error) {
 		return nil, nil, fmt.Errorf("read %s: %w", src.Path, err)
 	}
 	digest := "sha256:" + hex.EncodeToString(h.Sum(nil))
-	if im, err := s.loadImage(digest); err == nil && s.complete(im) {
+	if im, err := s.loadImage(digest); err == nil && cache.Complete(im) {
 		return im, nil, nil
 	}
 	im := &Image{Digest: digest, ConfigDigest: digest, Platform: defaultPlatform(), Layers: []Layer{{Digest: digest, Size: n}}}

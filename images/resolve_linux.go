@@ -2,7 +2,6 @@ package images
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -12,7 +11,6 @@ import (
 	"syscall"
 
 	"github.com/nsagent/nsagent/images/cache"
-	"github.com/nsagent/nsagent/internal/atomicfile"
 )
 
 // Resolve returns the cached image src names, pulling it first when the
@@ -44,19 +42,7 @@ func (s *Store) rememberName(src Source) {
 	if names, err := cache.ReadNames(s.Dir); err == nil && names[src.Given] == ref {
 		return
 	}
-	unlock, err := s.refsLock()
-	if err != nil {
-		return
-	}
-	defer unlock()
-	names, err := cache.ReadNames(s.Dir)
-	if err != nil {
-		return
-	}
-	names[src.Given] = ref
-	if b, err := json.MarshalIndent(names, "", "  "); err == nil {
-		_ = atomicfile.Write(cache.NamesPath(s.Dir), append(b, '\n'))
-	}
+	_ = s.setEntry(cache.NamesPath(s.Dir), cache.ReadNames, src.Given, ref)
 }
 
 // RemoveReport says what Remove deleted.

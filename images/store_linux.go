@@ -16,7 +16,7 @@ import (
 )
 
 // DefaultDir is the cache's default home.
-const DefaultDir = "/var/lib/nsagent/images"
+const DefaultDir = cache.DefaultDir
 
 // Store is the image cache rooted at Dir (layout in the package doc).
 type Store struct {
@@ -73,27 +73,36 @@ func (s *Store) refsLock() (func(), error) {
 
 func (s *Store) readRefs() (map[string]string, error) { return cache.ReadRefs(s.Dir) }
 
-func (s *Store) writeRefs(refs map[string]string) error {
-	b, err := json.MarshalIndent(refs, "", "  ")
+func (s *Store) writeRefs(refs map[string]string) error { return writeJSON(s.refsPath(), refs) }
+
+// writeJSON writes one of the cache's records, indented, by rename.
+func writeJSON(p string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
-	return atomicfile.Write(s.refsPath(), append(b, '\n'))
+	return atomicfile.Write(p, append(b, '\n'))
 }
 
 // setRef points ref at the image with manifest digest.
 func (s *Store) setRef(ref, digest string) error {
+	return s.setEntry(s.refsPath(), cache.ReadRefs, ref, digest)
+}
+
+// setEntry sets key to value in one of the cache's tables (refs.json,
+// names.json): a read-modify-write under the refs lock.
+func (s *Store) setEntry(p string, read func(root string) (map[string]string, error), key, value string) error {
 	unlock, err := s.refsLock()
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	refs, err := s.readRefs()
+	t, err := read(s.Dir)
 	if err != nil {
 		return err
 	}
-	refs[ref] = digest
-	return s.writeRefs(refs)
+	t[key] = value
+	return writeJSON(p, t)
 }
 
 func (s *Store) loadImage(digest string) (*Image, error) { return cache.LoadImage(s.Dir, digest) }
@@ -102,15 +111,8 @@ func (s *Store) saveImage(im *Image) error {
 	if err := os.MkdirAll(filepath.Join(s.Dir, "images"), 0o700); err != nil {
 		return err
 	}
-	b, err := json.MarshalIndent(im, "", "  ")
-	if err != nil {
-		return err
-	}
-	return atomicfile.Write(s.imagePath(im.Digest), append(b, '\n'))
+	return writeJSON(s.imagePath(im.Digest), im)
 }
-
-// complete reports whether every layer of im is unpacked in the cache.
-func (s *Store) complete(im *Image) bool { return cache.Complete(im) }
 
 // ErrNotCached is returned by Lookup for a reference the cache lacks.
 var ErrNotCached = cache.ErrNotCached

@@ -5,8 +5,10 @@ package inventory
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"testing"
 
 	"github.com/prometheus/procfs"
@@ -224,4 +226,22 @@ func TestBenchReadersAgree(t *testing.T) {
 			t.Errorf("%s: direct inode %d, procfs %d", typ, got.NS[i], n.Inode)
 		}
 	}
+}
+
+// listPIDs lists the numeric entries of the procfs root, sorted.
+func (s *Scanner) listPIDs() ([]int, error) {
+	fd, err := unix.Open(s.paths.Procfs, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("list processes: %w", err)
+	}
+	defer closeFD(fd)
+	var pids []int
+	if err := readPIDs(fd, make([]byte, 8<<10), func(batch []int) { pids = append(pids, batch...) }); err != nil {
+		return nil, fmt.Errorf("list processes in %s: %w", s.paths.Procfs, err)
+	}
+	// procfs lists processes in pid order; sorted for any other tree.
+	if !slices.IsSorted(pids) {
+		slices.Sort(pids)
+	}
+	return pids, nil
 }

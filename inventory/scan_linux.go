@@ -138,24 +138,6 @@ func (s *Scanner) Scan(ctx context.Context) (*Snapshot, error) {
 	return snap, ctx.Err()
 }
 
-// listPIDs lists the numeric entries of the procfs root, sorted.
-func (s *Scanner) listPIDs() ([]int, error) {
-	fd, err := unix.Open(s.paths.Procfs, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("list processes: %w", err)
-	}
-	defer closeFD(fd)
-	var pids []int
-	if err := readPIDs(fd, make([]byte, 8<<10), func(batch []int) { pids = append(pids, batch...) }); err != nil {
-		return nil, fmt.Errorf("list processes in %s: %w", s.paths.Procfs, err)
-	}
-	// procfs lists processes in pid order; sorted for any other tree.
-	if !slices.IsSorted(pids) {
-		slices.Sort(pids)
-	}
-	return pids, nil
-}
-
 // readPIDs reads the numeric entries of the directory open at fd straight
 // from getdents, a batch at a time: os.File.Readdirnames made a string of
 // each of a few thousand names, a tenth of the time nsagent lsns spent

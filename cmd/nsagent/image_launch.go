@@ -34,7 +34,5 @@ func imageRootfs(cfg *launcher.Config, arg string, ic *imageCLI, userSet bool) e
 	if err != nil {
 		return err
 	}
-	cfg.Layers = im.LayerDirs()
-	cfg.Rootfs = cfg.Layers[0]
-	return applyImageConfig(cfg, im.Config, userSet, im.LookupUser)
+	return useImage(cfg, im, userSet)
 }

@@ -34,9 +34,7 @@ func imageRootfs(cfg *launcher.Config, arg string, ic *imageCLI, userSet bool) e
 	}
 	im, err := cache.LookupName(ic.dir, arg)
 	if err == nil {
-		cfg.Layers = im.LayerDirs()
-		cfg.Rootfs = cfg.Layers[0]
-		return applyImageConfig(cfg, im.Config, userSet, im.LookupUser)
+		return useImage(cfg, im, userSet)
 	}
 	if !errors.Is(err, cache.ErrNotCached) {
 		return err

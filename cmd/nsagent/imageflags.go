@@ -11,9 +11,9 @@ import (
 	flag "github.com/spf13/pflag"
 )
 
-// defaultImageDir is images.DefaultDir (a test checks): the launch binary
-// parses the image flags too, and does not link package images.
-const defaultImageDir = "/var/lib/nsagent/images"
+// defaultImageDir is images.DefaultDir, which the launch binary (without
+// package images) has from package cache.
+const defaultImageDir = cache.DefaultDir
 
 // imageCLI holds the flags every image command shares.
 type imageCLI struct {
@@ -42,6 +42,14 @@ func namesImage(arg string) bool {
 	}
 	_, err := os.Stat(arg)
 	return errors.Is(err, fs.ErrNotExist) && !strings.HasPrefix(arg, "/") && !strings.HasPrefix(arg, ".")
+}
+
+// useImage points cfg at a cached image's layers (the init mounts them as
+// a copy-on-write overlay) and applies its config.
+func useImage(cfg *launcher.Config, im *cache.Image, userSet bool) error {
+	cfg.Layers = im.LayerDirs()
+	cfg.Rootfs = cfg.Layers[0]
+	return applyImageConfig(cfg, im.Config, userSet, im.LookupUser)
 }
 
 // applyImageConfig applies an image's config to cfg as `docker run` does.

@@ -26,6 +26,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// DefaultDir is the cache's default home (package images re-exports it).
+const DefaultDir = "/var/lib/nsagent/images"
+
 // ErrNotCached says the cache lacks an image (or one of its layers).
 var ErrNotCached = errors.New("image not in the cache")
 
